@@ -1,0 +1,73 @@
+//! Duration literals, checked at compile time.
+//!
+//! The rules are those graceful-rt applies to `GRACEFUL_TIMEOUT` at run time
+//! (graceful-rt/src/duration.rs), so the attribute and its override accept
+//! exactly the same text; here each rejection says how to fix the literal.
+
+use std::time::Duration;
+
+/// Parses `text`, the value of the argument `key`, as a strictly positive
+/// duration, or explains what to write instead.
+pub(crate) fn parse(key: &str, text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    const FORMS: &str = "such as \"500ms\", \"15s\" or \"1m30s\"";
+    if trimmed.is_empty() {
+        return Err(format!("`{key}` is empty: write a duration {FORMS}"));
+    }
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "`{key}` must be positive, not {text:?}: write a duration {FORMS}"
+        ));
+    }
+    match humantime::parse_duration(trimmed) {
+        Ok(duration) if duration.is_zero() => Err(format!(
+            "`{key}` must be greater than zero: a zero budget ends the process at the first signal; write a duration {FORMS}"
+        )),
+        Ok(duration) => Ok(duration),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => Err(format!(
+            "{text:?} has no unit: write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds"
+        )),
+        Err(humantime::DurationError::UnknownUnit { unit, .. }) => Err(format!(
+            "`{unit}` is not a unit of time: write a duration {FORMS} (units: ms, s, m, h)"
+        )),
+        Err(humantime::DurationError::NumberOverflow) => {
+            Err(format!("{text:?} is too large for `{key}`"))
+        }
+        Err(_) => Err(format!("{text:?} is not a duration: write `{key}` {FORMS}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_the_runtime_accepts() {
+        assert_eq!(parse("timeout", "500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("timeout", "1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("timeout", "1.5s"), Ok(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn every_rejection_says_what_to_write() {
+        for bad in [
+            "",
+            "15",
+            "15x",
+            "-1s",
+            "0s",
+            "banana",
+            "99999999999999999999h",
+        ] {
+            let message = parse("timeout", bad).unwrap_err();
+            assert!(
+                message.contains("write") || message.contains("too large"),
+                "{bad:?}: {message}"
+            );
+        }
+        assert_eq!(
+            parse("timeout", "15").unwrap_err(),
+            "\"15\" has no unit: write \"15s\" for seconds or \"15ms\" for milliseconds"
+        );
+    }
+}

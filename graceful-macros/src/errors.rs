@@ -1,0 +1,29 @@
+//! Collects every mistake of one macro invocation, so the user sees them all
+//! in one build.
+
+use proc_macro2::{Span, TokenStream};
+use std::fmt::Display;
+
+#[derive(Default)]
+pub(crate) struct Errors {
+    first: Option<syn::Error>,
+}
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.first {
+            Some(first) => first.combine(error),
+            None => self.first = Some(error),
+        }
+    }
+
+    pub(crate) fn at(&mut self, span: Span, message: impl Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
+        self.first
+            .map(syn::Error::into_compile_error)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,102 @@
+//! Cleanup: closing what the application holds once its server has drained.
+//!
+//! A value that implements [`Cleanup`] describes its closes in a
+//! [`CleanupPlan`]; the engine runs them concurrently, each isolated from
+//! the others: a close that fails, panics or hangs is recorded and cut, and
+//! never stops the rest.
+
+mod engine;
+mod plan;
+mod report;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use plan::{CleanupPlan, PlanOptions};
+pub use report::{CleanupReport, CloseOutcome, CloseReport};
+
+pub(crate) use engine::{Observer, run};
+
+/// The error a close returns: any error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A value holding resources that must be closed when the process stops:
+/// the application state `main` returns.
+///
+/// `#[graceful_main]` cleans up what `main` returns once `main` has returned
+/// (that is, once the server has drained), within what is left of the
+/// shutdown budget. `#[derive(Cleanup)]` writes the implementation; by hand
+/// it is one call per resource:
+///
+/// ```
+/// use graceful_rt::{Cleanup, CleanupPlan};
+///
+/// struct Db;
+/// impl Db {
+///     async fn close(&self) -> Result<(), std::io::Error> { Ok(()) }
+/// }
+///
+/// struct App {
+///     db: Db,
+///     cache: Db,
+/// }
+///
+/// impl Cleanup for App {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.close("db", self.db.close());
+///         plan.close("cache", self.cache.close()).after(["db"]);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = App { db: Db, cache: Db }.cleanup().await;
+/// assert!(report.is_ok());
+/// assert_eq!(report.closes().len(), 2);
+/// # }
+/// ```
+pub trait Cleanup {
+    /// Adds this value's closes to `plan`.
+    fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>);
+
+    /// Runs every close now, concurrently, and reports how each ended.
+    ///
+    /// This is what `#[graceful_main]` runs after `main` returns, without the
+    /// shutdown deadline: only the closes' own timeouts apply. Call it to
+    /// test your own shutdown.
+    ///
+    /// Closes with a timeout need tokio's timer (a runtime built with
+    /// `enable_time`, as `#[tokio::main]` and `#[tokio::test]` do).
+    fn cleanup(&self) -> impl Future<Output = CleanupReport> + Send + '_ {
+        let mut plan = CleanupPlan::new();
+        self.plan_cleanup(&mut plan);
+        run(plan, None, &())
+    }
+}
+
+/// Nothing to close.
+impl Cleanup for () {
+    fn plan_cleanup<'a>(&'a self, _plan: &mut CleanupPlan<'a>) {}
+}
+
+/// State shared with handlers is cleaned up through its `Arc`.
+impl<T: Cleanup + ?Sized> Cleanup for Arc<T> {
+    fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+        (**self).plan_cleanup(plan);
+    }
+}
+
+impl<T: Cleanup + ?Sized> Cleanup for Box<T> {
+    fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+        (**self).plan_cleanup(plan);
+    }
+}
+
+/// `None` has nothing to close.
+impl<T: Cleanup> Cleanup for Option<T> {
+    fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+        if let Some(value) = self {
+            value.plan_cleanup(plan);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+use std::fmt;
+use std::time::Duration;
+
+/// How every close of a cleanup ended.
+#[derive(Clone, Debug)]
+pub struct CleanupReport {
+    pub(crate) closes: Vec<CloseReport>,
+    pub(crate) elapsed: Duration,
+}
+
+impl CleanupReport {
+    /// One entry per close, in the order they were planned.
+    pub fn closes(&self) -> &[CloseReport] {
+        &self.closes
+    }
+
+    /// The entry of the close with this full name (`"db"`, `"outer.db"`).
+    pub fn get(&self, name: &str) -> Option<&CloseReport> {
+        self.closes.iter().find(|close| close.name == name)
+    }
+
+    /// Whether every close closed.
+    pub fn is_ok(&self) -> bool {
+        self.closes.iter().all(|close| close.outcome.is_closed())
+    }
+
+    /// The time the whole cleanup took: that of the longest chain of
+    /// closes, since they run concurrently.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
+/// How one close ended.
+#[derive(Clone, Debug)]
+pub struct CloseReport {
+    pub(crate) name: String,
+    pub(crate) outcome: CloseOutcome,
+    pub(crate) started: Duration,
+    pub(crate) duration: Duration,
+    pub(crate) notes: Vec<String>,
+}
+
+impl CloseReport {
+    /// The close's full name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How it ended.
+    pub fn outcome(&self) -> &CloseOutcome {
+        &self.outcome
+    }
+
+    /// When it started, counted from the start of the cleanup.
+    pub fn started(&self) -> Duration {
+        self.started
+    }
+
+    /// How long it ran.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Remarks on how it ran, such as "started after `db`, which failed".
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+/// How one close ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseOutcome {
+    /// It returned `Ok`.
+    Closed,
+    /// It returned an error; the message, with its sources.
+    Failed(String),
+    /// It panicked; the panic message.
+    Panicked(String),
+    /// It was cut at its timeout or at the shutdown deadline.
+    TimedOut,
+}
+
+impl CloseOutcome {
+    /// Whether the close succeeded.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, CloseOutcome::Closed)
+    }
+
+    /// A one-word name: `closed`, `failed`, `panicked` or `timed_out`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CloseOutcome::Closed => "closed",
+            CloseOutcome::Failed(_) => "failed",
+            CloseOutcome::Panicked(_) => "panicked",
+            CloseOutcome::TimedOut => "timed_out",
+        }
+    }
+
+    /// The error or panic message, if any.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CloseOutcome::Failed(message) | CloseOutcome::Panicked(message) => Some(message),
+            CloseOutcome::Closed | CloseOutcome::TimedOut => None,
+        }
+    }
+}
+
+impl fmt::Display for CloseOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

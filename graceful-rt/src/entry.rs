@@ -1,0 +1,174 @@
+//! The entry point `#[graceful_main]` expands to: configure, install the
+//! signal handlers, build the runtime, run main, clean up what it returned,
+//! exit with the code the phase machine decides.
+
+use std::fmt::Debug;
+use std::future::{Future, poll_fn};
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use crate::cleanup::{self, Cleanup, CleanupPlan};
+use crate::config::{Flavor, MainConfig, Settings, TIMEOUT_VAR};
+use crate::duration;
+use crate::exit_code;
+use crate::log;
+use crate::phase::{Main, PhaseMachine};
+use crate::shutdown::{Cause, Shutdown};
+use crate::signal;
+
+/// What a `#[graceful_main]` function may return: `()`, `Result<(), E>`, a
+/// state to clean up (`S: Cleanup`), or `Result<S, E>`, where `E: Debug`.
+///
+/// An `Err` is printed as Rust prints the error of `main`
+/// (`Error: <Debug>`) and the process exits with code 1; there is then no
+/// state to clean up.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a return type `#[graceful_main]` accepts",
+    label = "main returns `{Self}` here",
+    note = "main may return `()`, `Result<(), E>`, a state that implements `graceful_rt::Cleanup` \
+            (derive it), or `Result<State, E>`, where `E: Debug`"
+)]
+pub trait MainOutput {
+    /// The state cleaned up after main returns.
+    type State: Cleanup;
+
+    /// The state, or the `Debug` text of main's error.
+    fn into_state(self) -> Result<Self::State, String>;
+}
+
+impl<S: Cleanup> MainOutput for S {
+    type State = S;
+
+    fn into_state(self) -> Result<S, String> {
+        Ok(self)
+    }
+}
+
+impl<S: Cleanup, E: Debug> MainOutput for Result<S, E> {
+    type State = S;
+
+    fn into_state(self) -> Result<S, String> {
+        self.map_err(|error| format!("{error:?}"))
+    }
+}
+
+/// Runs a `#[graceful_main]` function. Never returns: the process exits with
+/// the code described in [`exit_code`](crate::exit_code).
+pub fn run<B, F>(config: MainConfig, body: B) -> !
+where
+    B: FnOnce(Shutdown) -> F,
+    F: Future,
+    F::Output: MainOutput,
+{
+    let settings = match Settings::resolve(&config, |var| std::env::var_os(var)) {
+        Ok(settings) => settings,
+        Err(error) => {
+            log::error!("{error}");
+            std::process::exit(exit_code::INVALID_CONFIG);
+        }
+    };
+    if let Some(text) = &settings.timeout_override {
+        log::info!(
+            "{TIMEOUT_VAR}={text} overrides the shutdown timeout of {}",
+            duration::display(config.timeout)
+        );
+    }
+    let machine = Arc::new(PhaseMachine::new(settings.timeout, settings.report_path));
+    let shutdown = Shutdown::with_process(settings.timeout, Some(Arc::clone(&machine)));
+    // Before the runtime and before main: from here on a signal is ours.
+    if let Err(error) = signal::listen(config.signals, shutdown.clone()) {
+        log::error!("cannot install the signal handlers: {error}. Refusing to start.");
+        std::process::exit(exit_code::FAILED);
+    }
+    let runtime = match config.flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = config.worker_threads {
+                builder.worker_threads(threads);
+            }
+            builder
+        }
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            log::error!("cannot build the tokio runtime: {error}");
+            std::process::exit(exit_code::FAILED);
+        }
+    };
+    let lifetime = runtime.block_on(async {
+        // Main is polled inside `catch_unwind` so a panic still ends with a
+        // report and the documented code rather than tearing the runtime down.
+        let main = main_then_cleanup(body, config.main_takes_shutdown, &shutdown, &machine);
+        let mut main = pin!(main);
+        poll_fn(
+            |cx| match panic::catch_unwind(AssertUnwindSafe(|| main.as_mut().poll(cx))) {
+                Ok(poll) => poll.map(Ok),
+                Err(payload) => Poll::Ready(Err(payload)),
+            },
+        )
+        .await
+    });
+    if lifetime.is_err() {
+        // The panic hook has printed the message.
+        machine.main_ended(Main::Panicked);
+    }
+    machine.finish()
+}
+
+async fn main_then_cleanup<B, F>(
+    body: B,
+    takes_shutdown: bool,
+    shutdown: &Shutdown,
+    machine: &PhaseMachine,
+) where
+    B: FnOnce(Shutdown) -> F,
+    F: Future,
+    F::Output: MainOutput,
+{
+    let output = if takes_shutdown {
+        Some(body(shutdown.clone()).await)
+    } else {
+        until_requested(body(shutdown.clone()), shutdown).await
+    };
+    // Main returned on its own: the clock starts now, for the cleanup.
+    shutdown.begin(Cause::MainReturned);
+    let Some(output) = output else {
+        machine.main_ended(Main::Cancelled);
+        return;
+    };
+    let state = match output.into_state() {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            machine.main_ended(Main::Error(error));
+            return;
+        }
+    };
+    machine.main_ended(Main::Returned);
+    let mut plan = CleanupPlan::new();
+    state.plan_cleanup(&mut plan);
+    if plan.is_empty() {
+        return;
+    }
+    machine.cleanup_started(plan.names());
+    cleanup::run(plan, shutdown.deadline(), machine).await;
+}
+
+/// Runs `main` until it returns or the shutdown is requested, whichever is first.
+async fn until_requested<F: Future>(main: F, shutdown: &Shutdown) -> Option<F::Output> {
+    let mut main = pin!(main);
+    let mut requested = pin!(shutdown.requested());
+    poll_fn(|cx| {
+        if requested.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        main.as_mut().poll(cx).map(Some)
+    })
+    .await
+}

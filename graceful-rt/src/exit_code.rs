@@ -1,0 +1,32 @@
+//! The exit codes a `#[graceful_main]` process ends with.
+//!
+//! They come from one place, the end of the shutdown, so a supervisor, a
+//! deploy script or an on-call engineer can tell from the code alone what
+//! happened:
+//!
+//! | code | constant | meaning |
+//! |---:|---|---|
+//! | 0 | [`CLEAN`] | main returned, every cleanup closed |
+//! | 1 | [`FAILED`] | main returned `Err`, or a cleanup failed, panicked or timed out |
+//! | 2 | [`INVALID_CONFIG`] | refused to start: an invalid `GRACEFUL_*` variable (nothing ran) |
+//! | 101 | [`PANICKED`] | main panicked (the code Rust itself uses) |
+//! | 124 | [`DEADLINE`] | forced: the shutdown deadline passed with work still pending |
+//! | 130 | [`INTERRUPTED`] | forced: a second Ctrl-C (SIGINT) asked to stop at once |
+//!
+//! A shutdown started by SIGTERM that finishes in time exits 0, not 143:
+//! systemd and Kubernetes count the stop as clean.
+
+/// Main returned and every cleanup closed.
+pub const CLEAN: i32 = 0;
+/// Main returned `Err`, or at least one cleanup failed, panicked or timed out.
+pub const FAILED: i32 = 1;
+/// The process refused to start: a `GRACEFUL_*` environment variable is invalid.
+pub const INVALID_CONFIG: i32 = 2;
+/// Main panicked. The panic message was printed by the panic hook.
+pub const PANICKED: i32 = 101;
+/// The shutdown deadline passed with work still pending; the process was
+/// ended without waiting for it. The same code as `timeout(1)`.
+pub const DEADLINE: i32 = 124;
+/// A second SIGINT (Ctrl-C pressed twice) ended the process at once,
+/// skipping whatever was still pending. 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: i32 = 130;

@@ -1,0 +1,122 @@
+//! Graceful shutdown for tokio services: one attribute, one derive, one
+//! deadline.
+//!
+//! When a service is redeployed, its old process gets SIGTERM (Docker,
+//! Kubernetes, systemd) or SIGINT (Ctrl-C). `#[graceful_main]` turns that
+//! into an orderly stop:
+//!
+//! 1. the signal handlers are installed before the first line of `main` runs;
+//! 2. the first signal starts the shutdown, once: every clone of the
+//!    [`Shutdown`] handle sees it, repeats are logged and ignored;
+//! 3. `main` stops its server (draining in-flight work) and returns its state;
+//! 4. the state's resources are closed concurrently ([`Cleanup`]), none able
+//!    to block the others;
+//! 5. the process exits 0, or with a code that says what went wrong
+//!    ([`exit_code`]); and if anything is still running at the deadline, a
+//!    thread of its own ends the process then, saying what was pending.
+//!
+//! ```no_run
+//! use graceful_rt::{graceful_main, Cleanup, CleanupPlan, Shutdown};
+//!
+//! struct App {
+//!     db: Db,
+//! }
+//!
+//! impl Cleanup for App {
+//!     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+//!         plan.close("db", self.db.close());
+//!     }
+//! }
+//!
+//! #[graceful_main(timeout = "15s")]
+//! async fn main(shutdown: Shutdown) -> Result<App, std::io::Error> {
+//!     let app = App { db: Db::connect().await? };
+//!     // Serve until the shutdown is requested, then drain.
+//!     shutdown.requested().await;
+//!     Ok(app) // closed after main returns
+//! }
+//! # struct Db;
+//! # impl Db {
+//! #     async fn connect() -> std::io::Result<Db> { Ok(Db) }
+//! #     async fn close(&self) -> std::io::Result<()> { Ok(()) }
+//! # }
+//! ```
+//!
+//! # `#[graceful_main]`
+//!
+//! `main` takes no argument or one [`Shutdown`], and returns anything
+//! [`MainOutput`] accepts: `()`, `Result<(), E>`, a state `S: Cleanup`, or
+//! `Result<S, E>`. A `main` without a `Shutdown` argument cannot know when
+//! to stop, so it is dropped at the signal.
+//!
+//! | argument | default | meaning |
+//! |---|---|---|
+//! | `timeout = "15s"` | `"10s"` | the budget from the first signal to the exit (`"500ms"`, `"1m30s"`, `"1.5s"`); `GRACEFUL_TIMEOUT` overrides it |
+//! | `signals = [SIGTERM, SIGINT, SIGHUP]` | `[SIGTERM, SIGINT]` | the signals that start the shutdown ([`Signal`]) |
+//! | `flavor = "current_thread"` | `"multi_thread"` | the tokio runtime, as in `#[tokio::main]` |
+//! | `worker_threads = 4` | one per core | worker threads of the `multi_thread` runtime |
+//!
+//! The default timeout, 10 s, is the time Docker gives a container between
+//! SIGTERM and SIGKILL; Kubernetes gives 30 s, systemd 90 s.
+//!
+//! # Signals
+//!
+//! - The first signal logs `received SIGTERM, shutting down (timeout 15s)`
+//!   and starts the deadline.
+//! - A repeated signal never starts a second shutdown: it is logged, with
+//!   the time left.
+//! - Except a second SIGINT: someone at a terminal pressed Ctrl-C twice,
+//!   and the process exits at once with code 130. A SIGTERM followed by a
+//!   SIGINT (as some restart scripts send) does not force the exit.
+//! - Signals are received on a thread of their own and the deadline is
+//!   enforced by another, so the process stops on time even when every
+//!   runtime worker is blocked by synchronous code.
+//!
+//! # Logs and the report
+//!
+//! Log lines go through `tracing` (target `graceful`) when the application
+//! has installed a subscriber, and straight to stderr when it has not. The
+//! shutdown ends with one summary line, and with `GRACEFUL_REPORT=<path>`
+//! the same report is written as JSON: the schema is in [`report`].
+//!
+//! # Environment
+//!
+//! - `GRACEFUL_TIMEOUT`: overrides `timeout`. An invalid value refuses to
+//!   start, before main runs, with exit code 2.
+//! - `GRACEFUL_REPORT`: where to write the JSON report.
+
+mod cleanup;
+mod config;
+mod duration;
+mod entry;
+pub mod exit_code;
+mod log;
+mod phase;
+pub mod report;
+mod shutdown;
+mod signal;
+mod watchdog;
+
+pub use cleanup::{
+    BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
+};
+pub use entry::MainOutput;
+/// Turns `async fn main` into a process that shuts down gracefully.
+///
+/// See the [crate documentation](crate#graceful_main) for its arguments and
+/// behaviour.
+pub use graceful_macros::graceful_main;
+pub use shutdown::{Cause, Requested, Shutdown};
+pub use signal::Signal;
+
+/// What the macros expand to. Not public API: no semver guarantees.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::{Flavor, MainConfig};
+    pub use crate::entry::run;
+    pub use crate::signal::Signal;
+
+    /// Fails to compile, with the message of [`MainOutput`](crate::MainOutput),
+    /// when main's return type is not one `#[graceful_main]` accepts.
+    pub const fn assert_main_output<T: crate::MainOutput>() {}
+}

@@ -1,0 +1,257 @@
+//! The process's phase machine: running, shutting down (draining), cleaning
+//! up, exited. It records what has happened and what is still pending, and
+//! it is the one place the exit code and the report come from, whichever
+//! way the process ends: cleanly, at the deadline, or at a second Ctrl-C.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::cleanup::{CloseReport, Observer};
+use crate::exit_code;
+use crate::log;
+use crate::report::{self, CloseEntry, Report};
+use crate::shutdown::Begun;
+use crate::watchdog;
+
+pub(crate) struct PhaseMachine {
+    timeout: Duration,
+    report_path: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    begun: Option<Begun>,
+    main: Main,
+    main_ended: Option<Instant>,
+    cleanup_started: Option<Instant>,
+    closes: Vec<Close>,
+    /// Set once a path to the exit has computed its code.
+    exiting: Option<i32>,
+}
+
+/// How main ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Main {
+    #[default]
+    Running,
+    Returned,
+    Error(String),
+    Panicked,
+    /// Main takes no `Shutdown`, so it was dropped at the signal.
+    Cancelled,
+}
+
+struct Close {
+    name: String,
+    started: Option<Instant>,
+    ended: Option<CloseReport>,
+}
+
+/// Why an exit is forced.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Forced {
+    Deadline,
+    Interrupt,
+}
+
+impl PhaseMachine {
+    pub(crate) fn new(timeout: Duration, report_path: Option<PathBuf>) -> PhaseMachine {
+        PhaseMachine {
+            timeout,
+            report_path,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent across a panic: every update is a
+        // single assignment.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The shutdown has started: arm the deadline.
+    pub(crate) fn shutdown_begun(self: &Arc<Self>, begun: Begun) {
+        self.state().begun = Some(begun);
+        watchdog::arm(Arc::clone(self), begun.deadline);
+    }
+
+    pub(crate) fn main_ended(&self, main: Main) {
+        let mut state = self.state();
+        state.main = main;
+        state.main_ended = Some(Instant::now());
+    }
+
+    pub(crate) fn cleanup_started<'n>(&self, names: impl Iterator<Item = &'n str>) {
+        let mut state = self.state();
+        state.cleanup_started = Some(Instant::now());
+        state.closes = names
+            .map(|name| Close {
+                name: name.to_owned(),
+                started: None,
+                ended: None,
+            })
+            .collect();
+    }
+
+    /// Main and the cleanup are done: exit with the code they earned.
+    pub(crate) fn finish(&self) -> ! {
+        self.exit(None)
+    }
+
+    /// The deadline passed.
+    pub(crate) fn deadline_passed(&self) -> ! {
+        self.exit(Some(Forced::Deadline))
+    }
+
+    /// A second SIGINT: stop now.
+    pub(crate) fn interrupt(&self) -> ! {
+        self.exit(Some(Forced::Interrupt))
+    }
+
+    fn exit(&self, forced: Option<Forced>) -> ! {
+        let report = {
+            let mut state = self.state();
+            if let Some(code) = state.exiting {
+                // Another path is already writing the report and exiting; it
+                // may be stuck on a slow disk, so do not wait for it.
+                drop(state);
+                std::process::exit(code);
+            }
+            let report = self.report(&state, forced, Instant::now());
+            state.exiting = Some(report.exit_code);
+            report
+        };
+        let summary = report.summary();
+        match report.outcome {
+            "clean" => log::info!("{summary}"),
+            "deadline" | "interrupted" => log::error!("{summary}"),
+            _ => log::warning!("{summary}"),
+        }
+        if let Some(path) = &self.report_path {
+            if let Err(error) = report.write_json(path) {
+                log::error!(
+                    "cannot write the shutdown report to {}: {error}",
+                    path.display()
+                );
+            }
+        }
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        std::process::exit(report.exit_code)
+    }
+
+    /// The report of the process as it stands at `now`, with its verdict.
+    fn report(&self, state: &State, forced: Option<Forced>, now: Instant) -> Report {
+        let closes_failed = state.closes.iter().any(|close| {
+            close
+                .ended
+                .as_ref()
+                .is_some_and(|ended| !ended.outcome().is_closed())
+        });
+        let (outcome, exit_code) = match (forced, &state.main) {
+            (Some(Forced::Deadline), _) => ("deadline", exit_code::DEADLINE),
+            (Some(Forced::Interrupt), _) => ("interrupted", exit_code::INTERRUPTED),
+            (None, Main::Panicked) => ("main_panicked", exit_code::PANICKED),
+            (None, Main::Error(_)) => ("main_error", exit_code::FAILED),
+            (None, _) if closes_failed => ("cleanup_failed", exit_code::FAILED),
+            (None, _) => ("clean", exit_code::CLEAN),
+        };
+        let cleanup_start = state.cleanup_started;
+        let closes: Vec<CloseEntry> = state
+            .closes
+            .iter()
+            .map(|close| match &close.ended {
+                Some(ended) => CloseEntry {
+                    name: close.name.clone(),
+                    outcome: ended.outcome().as_str(),
+                    started_ms: Some(report::millis(ended.started())),
+                    duration_ms: Some(report::millis(ended.duration())),
+                    error: ended.outcome().message().map(str::to_owned),
+                    notes: ended.notes().to_vec(),
+                },
+                None => CloseEntry {
+                    name: close.name.clone(),
+                    outcome: "pending",
+                    started_ms: close
+                        .started
+                        .zip(cleanup_start)
+                        .map(|(started, cleanup)| report::millis(started.duration_since(cleanup))),
+                    duration_ms: close
+                        .started
+                        .map(|started| report::millis(now.duration_since(started))),
+                    error: None,
+                    notes: Vec::new(),
+                },
+            })
+            .collect();
+        let mut pending = Vec::new();
+        if forced.is_some() {
+            if state.main == Main::Running {
+                pending.push("main".to_owned());
+            }
+            pending.extend(
+                state
+                    .closes
+                    .iter()
+                    .filter(|close| close.ended.is_none())
+                    .map(|close| close.name.clone()),
+            );
+        }
+        let begun_at = state.begun.map(|begun| begun.at);
+        let since = |from: Option<Instant>, to: Option<Instant>| {
+            from.zip(to)
+                .map(|(from, to)| report::millis(to.saturating_duration_since(from)))
+        };
+        Report {
+            schema_version: report::SCHEMA_VERSION,
+            outcome,
+            exit_code,
+            cause: state.begun.map(|begun| begun.cause.to_string()),
+            timeout_ms: report::millis(self.timeout),
+            main: match state.main {
+                Main::Running => "running",
+                Main::Returned => "returned",
+                Main::Error(_) => "error",
+                Main::Panicked => "panicked",
+                Main::Cancelled => "cancelled",
+            },
+            main_error: match &state.main {
+                Main::Error(error) => Some(error.clone()),
+                _ => None,
+            },
+            drain_ms: since(begun_at, state.main_ended),
+            cleanup_ms: since(cleanup_start, Some(now)),
+            total_ms: since(begun_at, Some(now)),
+            closes,
+            pending,
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl Observer for PhaseMachine {
+    fn close_started(&self, name: &str) {
+        let mut state = self.state();
+        if let Some(close) = state
+            .closes
+            .iter_mut()
+            .find(|close| close.name == name && close.started.is_none())
+        {
+            close.started = Some(Instant::now());
+        }
+    }
+
+    fn close_ended(&self, report: &CloseReport) {
+        let mut state = self.state();
+        if let Some(close) = state
+            .closes
+            .iter_mut()
+            .find(|close| close.name == report.name() && close.ended.is_none())
+        {
+            close.ended = Some(report.clone());
+        }
+    }
+}
