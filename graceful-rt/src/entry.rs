@@ -157,7 +157,8 @@ async fn main_then_cleanup<B, F>(
         return;
     }
     machine.cleanup_started(plan.names());
-    cleanup::run(plan, shutdown.deadline(), machine).await;
+    let deadline = shutdown.begun().map(|begun| begun.cleanup_deadline());
+    cleanup::run(plan, deadline, machine).await;
 }
 
 /// Runs `main` until it returns or the shutdown is requested, whichever is first.

@@ -80,6 +80,17 @@ pub(crate) struct Begun {
     pub(crate) deadline: Instant,
 }
 
+impl Begun {
+    /// When the cleanup cuts what is still running: a moment before the
+    /// hard deadline, so the cut is recorded, the report written and the
+    /// process ended by its own hand, on time. The reserve is 2% of the
+    /// budget, at most 100 ms.
+    pub(crate) fn cleanup_deadline(&self) -> Instant {
+        let budget = self.deadline - self.at;
+        self.deadline - (budget / 50).min(Duration::from_millis(100))
+    }
+}
+
 /// What started the shutdown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -195,6 +206,10 @@ impl Shutdown {
 
     /// Moves the shutdown from running to stopping. Returns whether this call
     /// did it: only the first call does.
+    pub(crate) fn begun(&self) -> Option<Begun> {
+        self.inner.begun.get().copied()
+    }
+
     pub(crate) fn begin(&self, cause: Cause) -> bool {
         let mut first = false;
         let begun = *self.inner.begun.get_or_init(|| {

@@ -1,0 +1,235 @@
+//! Running the fixture programs as real processes: build, spawn, wait until
+//! ready, signal, and collect how they ended. Every wait is bounded.
+
+#![allow(dead_code, unreachable_pub)] // A module of each test crate; each uses a different part.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use nix::sys::signal::Signal;
+
+/// How long a fixture may take to build and start on a loaded machine.
+const START_BOUND: Duration = Duration::from_secs(120);
+
+/// Builds the example `name` (with cargo, so it is never stale) and returns
+/// the path of its executable.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=json", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cannot run cargo");
+    assert!(output.status.success(), "cargo build --example {name} failed");
+    let path = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo did not report the executable of example {name}"));
+    built.insert(name.to_owned(), path.clone());
+    path
+}
+
+/// One output stream of a fixture, read line by line on a thread.
+struct Stream {
+    lines: Receiver<String>,
+    seen: Arc<Mutex<Vec<String>>>,
+    done: Receiver<()>,
+}
+
+impl Stream {
+    fn read(pipe: impl std::io::Read + Send + 'static) -> Stream {
+        let (line_tx, lines) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&seen);
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                shared.lock().unwrap().push(line.clone());
+                let _ = line_tx.send(line);
+            }
+            let _ = done_tx.send(());
+        });
+        Stream { lines, seen, done }
+    }
+
+    fn text(&self) -> String {
+        self.seen.lock().unwrap().join("\n")
+    }
+
+    /// Every line, once the stream has ended (at most `bound` from now).
+    fn finish(self, bound: Duration) -> Vec<String> {
+        let _ = self.done.recv_timeout(bound);
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A fixture process.
+pub struct Process {
+    child: Child,
+    stdout: Stream,
+    stderr: Stream,
+}
+
+/// How a process ended.
+#[derive(Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// When `wait` returned.
+    pub at: Instant,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Exit {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The stderr lines containing `needle`.
+    pub fn stderr_lines(&self, needle: &str) -> Vec<&str> {
+        self.stderr
+            .iter()
+            .filter(|line| line.contains(needle))
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.join("\n")
+    }
+}
+
+impl Process {
+    /// Starts the example `name` with extra environment variables.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Process {
+        let mut child = Command::new(binary(name))
+            .env_remove("GRACEFUL_TIMEOUT")
+            .env_remove("GRACEFUL_REPORT")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the fixture");
+        let stdout = Stream::read(child.stdout.take().unwrap());
+        let stderr = Stream::read(child.stderr.take().unwrap());
+        Process { child, stdout, stderr }
+    }
+
+    /// Starts the example and waits until it prints `ready`.
+    pub fn start_ready(name: &str, env: &[(&str, &str)]) -> Process {
+        let mut process = Process::start(name, env);
+        process.wait_for_stdout("ready", START_BOUND);
+        process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the process prints the line `line` on stdout.
+    pub fn wait_for_stdout(&mut self, line: &str, bound: Duration) {
+        let found = wait_for(&self.stdout.lines, |seen| seen == line, bound);
+        self.fail_unless(found, &format!("{line:?} on stdout"), bound);
+    }
+
+    /// Waits until the process prints a line containing `needle` on stderr.
+    pub fn wait_for_stderr(&mut self, needle: &str, bound: Duration) {
+        let found = wait_for(&self.stderr.lines, |seen| seen.contains(needle), bound);
+        self.fail_unless(found, &format!("a line with {needle:?} on stderr"), bound);
+    }
+
+    fn fail_unless(&mut self, found: Result<(), RecvTimeoutError>, what: &str, bound: Duration) {
+        match found {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                panic!("no {what} within {bound:?}; stderr so far:\n{}", self.stderr.text());
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().unwrap();
+                panic!("the process ended ({status}) before {what}; stderr:\n{}", self.stderr.text());
+            }
+        }
+    }
+
+    /// Sends `signal` and returns the instant just before it was sent.
+    pub fn signal(&self, signal: Signal) -> Instant {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let at = Instant::now();
+        nix::sys::signal::kill(pid, signal).expect("cannot signal the fixture");
+        at
+    }
+
+    /// Waits for the process to exit, at most `bound`; kills it and fails
+    /// the test past that.
+    pub fn wait_exit(self, bound: Duration) -> Exit {
+        let Process { mut child, stdout, stderr } = self;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let (exited_tx, exited) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            let status = child.wait();
+            let _ = exited_tx.send((status, Instant::now()));
+        });
+        let (status, at) = match exited.recv_timeout(bound) {
+            Ok((status, at)) => (status.expect("wait failed"), at),
+            Err(_) => {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = waiter.join();
+                panic!("the process did not exit within {bound:?}; stderr:\n{}", stderr.text());
+            }
+        };
+        let _ = waiter.join();
+        // The pipes close at exit; let the readers catch up.
+        Exit {
+            status,
+            at,
+            stdout: stdout.finish(Duration::from_secs(5)),
+            stderr: stderr.finish(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Receives lines until one matches, at most `bound`.
+fn wait_for(
+    lines: &Receiver<String>,
+    matches: impl Fn(&str) -> bool,
+    bound: Duration,
+) -> Result<(), RecvTimeoutError> {
+    let until = Instant::now() + bound;
+    loop {
+        let line = lines.recv_timeout(until.saturating_duration_since(Instant::now()))?;
+        if matches(&line) {
+            return Ok(());
+        }
+    }
+}
+
+/// A fresh path for a JSON report, under the target directory.
+pub fn report_path(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("report-{test}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Reads a JSON report.
+pub fn read_report(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("no report at {}: {error}", path.display()));
+    serde_json::from_str(&text).expect("the report is not JSON")
+}

@@ -1,0 +1,5 @@
+// Mistake: `single` is not a runtime flavor.
+use graceful_rt::graceful_main;
+
+#[graceful_main(flavor = "single")]
+async fn main() {}

@@ -1,0 +1,5 @@
+// Mistake: main is `const`.
+use graceful_rt::graceful_main;
+
+#[graceful_main]
+const async fn main() {}

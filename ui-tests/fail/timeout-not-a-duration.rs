@@ -1,0 +1,5 @@
+// Mistake: the timeout is not a duration at all.
+use graceful_rt::graceful_main;
+
+#[graceful_main(timeout = "banana")]
+async fn main() {}
