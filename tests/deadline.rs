@@ -16,17 +16,30 @@ fn blocked_workers_still_get_the_forced_exit_at_the_deadline() {
     let report = support::report_path("blocked");
     let process = Process::start_ready(
         "fixture-blocked",
-        &[("GRACEFUL_TIMEOUT", "1s"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("GRACEFUL_TIMEOUT", "1s"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     let sent = process.signal(Signal::SIGTERM);
     let exit = process.wait_exit(Duration::from_secs(20));
     let latency = exit.at - sent;
     eprintln!("SIGTERM to forced exit with a 1s deadline: {latency:?}");
     assert_eq!(exit.code(), Some(124), "{}", exit.stderr_text());
-    assert!(latency >= Duration::from_secs(1), "forced before the deadline: {latency:?}");
-    assert!(latency < Duration::from_secs(1) + LATE, "forced late: {latency:?}");
+    assert!(
+        latency >= Duration::from_secs(1),
+        "forced before the deadline: {latency:?}"
+    );
+    assert!(
+        latency < Duration::from_secs(1) + LATE,
+        "forced late: {latency:?}"
+    );
     // The signal thread saw the signal although every worker was blocked.
-    assert_eq!(exit.stderr_lines("received SIGTERM, shutting down (timeout 1s)").len(), 1);
+    assert_eq!(
+        exit.stderr_lines("received SIGTERM, shutting down (timeout 1s)")
+            .len(),
+        1
+    );
     let line = exit.stderr_lines("shutdown forced at the deadline of 1s");
     assert_eq!(line.len(), 1, "{}", exit.stderr_text());
     assert!(line[0].contains("still pending: main"), "{}", line[0]);
@@ -49,10 +62,17 @@ fn graceful_timeout_overrides_the_attribute() {
     let exit = process.wait_exit(Duration::from_secs(20));
     let latency = exit.at - sent;
     assert_eq!(exit.code(), Some(124), "{}", exit.stderr_text());
-    assert!(latency >= Duration::from_millis(500), "forced before the deadline: {latency:?}");
-    assert!(latency < Duration::from_millis(500) + LATE, "forced late: {latency:?}");
+    assert!(
+        latency >= Duration::from_millis(500),
+        "forced before the deadline: {latency:?}"
+    );
+    assert!(
+        latency < Duration::from_millis(500) + LATE,
+        "forced late: {latency:?}"
+    );
     assert_eq!(
-        exit.stderr_lines("GRACEFUL_TIMEOUT=500ms overrides the shutdown timeout of 30s").len(),
+        exit.stderr_lines("GRACEFUL_TIMEOUT=500ms overrides the shutdown timeout of 30s")
+            .len(),
         1,
         "{}",
         exit.stderr_text()
@@ -77,15 +97,29 @@ fn a_close_still_running_at_the_deadline_is_cut_and_reported() {
     // The cleanup is cut a moment before the deadline (2% of the budget),
     // so the process ends by its own hand: code 1, not the forced 124.
     assert_eq!(exit.code(), Some(1), "{}", exit.stderr_text());
-    assert!(latency >= Duration::from_millis(686), "cut early: {latency:?}");
-    assert!(latency < Duration::from_millis(700) + LATE, "cut late: {latency:?}");
-    assert_eq!(exit.stderr_lines("db timed out after").len(), 1, "{}", exit.stderr_text());
+    assert!(
+        latency >= Duration::from_millis(686),
+        "cut early: {latency:?}"
+    );
+    assert!(
+        latency < Duration::from_millis(700) + LATE,
+        "cut late: {latency:?}"
+    );
+    assert_eq!(
+        exit.stderr_lines("db timed out after").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
     let report = support::read_report(&report);
     assert_eq!(report["outcome"], "cleanup_failed");
     let db = &report["closes"][0];
     assert_eq!(db["name"], "db");
     assert_eq!(db["outcome"], "timed_out");
-    assert_eq!(db["notes"], serde_json::json!(["cut at the shutdown deadline"]));
+    assert_eq!(
+        db["notes"],
+        serde_json::json!(["cut at the shutdown deadline"])
+    );
     assert_eq!(report["closes"][1]["name"], "cache");
     assert_eq!(report["closes"][1]["outcome"], "closed");
     assert_eq!(report["main"], "returned");
@@ -101,6 +135,10 @@ fn an_invalid_graceful_timeout_refuses_to_start() {
         let message = exit.stderr_lines("invalid GRACEFUL_TIMEOUT");
         assert_eq!(message.len(), 1, "{value}: {}", exit.stderr_text());
         assert!(message[0].contains(&format!("{value:?}")), "{}", message[0]);
-        assert!(message[0].contains("\"500ms\", \"15s\", \"1m30s\""), "{}", message[0]);
+        assert!(
+            message[0].contains("\"500ms\", \"15s\", \"1m30s\""),
+            "{}",
+            message[0]
+        );
     }
 }

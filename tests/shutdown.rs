@@ -12,12 +12,16 @@ fn trigger_shuts_down_like_a_signal() {
     let report = support::report_path("trigger");
     let process = Process::start_ready(
         "fixture-app",
-        &[("FIXTURE_TRIGGER_AFTER_MS", "100"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("FIXTURE_TRIGGER_AFTER_MS", "100"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     let exit = process.wait_exit(Duration::from_secs(20));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert_eq!(
-        exit.stderr_lines("shutdown triggered by the application, shutting down (timeout 30s)").len(),
+        exit.stderr_lines("shutdown triggered by the application, shutting down (timeout 30s)")
+            .len(),
         1
     );
     assert_eq!(support::read_report(&report)["cause"], "trigger");
@@ -28,13 +32,22 @@ fn main_returning_err_exits_1_and_prints_the_error() {
     let report = support::report_path("main-error");
     let process = Process::start_ready(
         "fixture-app",
-        &[("FIXTURE_MAIN_ERROR", "1"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("FIXTURE_MAIN_ERROR", "1"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     process.signal(Signal::SIGTERM);
     let exit = process.wait_exit(Duration::from_secs(20));
     assert_eq!(exit.code(), Some(1), "{}", exit.stderr_text());
     // As Rust prints the error of `fn main() -> Result<(), E>`.
-    assert!(exit.stderr.iter().any(|line| line == "Error: LostUpstream(\"payments\")"), "{}", exit.stderr_text());
+    assert!(
+        exit.stderr
+            .iter()
+            .any(|line| line == "Error: LostUpstream(\"payments\")"),
+        "{}",
+        exit.stderr_text()
+    );
     let report = support::read_report(&report);
     assert_eq!(report["outcome"], "main_error");
     assert_eq!(report["main"], "error");
@@ -47,13 +60,26 @@ fn a_failed_close_exits_1_and_the_others_still_close() {
     let report = support::report_path("close-fails");
     let process = Process::start_ready(
         "fixture-app",
-        &[("FIXTURE_CLOSE_FAILS", "1"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("FIXTURE_CLOSE_FAILS", "1"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     process.signal(Signal::SIGTERM);
     let exit = process.wait_exit(Duration::from_secs(20));
     assert_eq!(exit.code(), Some(1), "{}", exit.stderr_text());
-    assert_eq!(exit.stderr_lines("cache failed after").len(), 1, "{}", exit.stderr_text());
-    assert_eq!(exit.stderr_lines("closed db in").len(), 1, "{}", exit.stderr_text());
+    assert_eq!(
+        exit.stderr_lines("cache failed after").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
+    assert_eq!(
+        exit.stderr_lines("closed db in").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
     let report = support::read_report(&report);
     assert_eq!(report["outcome"], "cleanup_failed");
     assert_eq!(report["closes"][0]["outcome"], "closed");
@@ -66,16 +92,34 @@ fn the_report_has_the_documented_fields() {
     let report = support::report_path("fields");
     let process = Process::start_ready(
         "fixture-app",
-        &[("FIXTURE_DRAIN_MS", "50"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("FIXTURE_DRAIN_MS", "50"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     process.signal(Signal::SIGTERM);
     let exit = process.wait_exit(Duration::from_secs(20));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     let report = support::read_report(&report);
-    let fields: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
+    let fields: Vec<&str> = report
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = [
-        "schema_version", "outcome", "exit_code", "cause", "timeout_ms", "main", "main_error",
-        "drain_ms", "cleanup_ms", "total_ms", "closes", "pending",
+        "schema_version",
+        "outcome",
+        "exit_code",
+        "cause",
+        "timeout_ms",
+        "main",
+        "main_error",
+        "drain_ms",
+        "cleanup_ms",
+        "total_ms",
+        "closes",
+        "pending",
     ];
     expected.sort_unstable();
     let mut fields = fields;
@@ -93,14 +137,32 @@ fn the_report_has_the_documented_fields() {
     let total = report["total_ms"].as_f64().unwrap();
     assert!(drain >= 50.0, "drain {drain}");
     assert!(cleanup >= 20.0, "cleanup {cleanup}");
-    assert!(total >= drain + cleanup, "total {total} < {drain} + {cleanup}");
+    assert!(
+        total >= drain + cleanup,
+        "total {total} < {drain} + {cleanup}"
+    );
     assert_eq!(report["pending"], serde_json::json!([]));
     let closes = report["closes"].as_array().unwrap();
     assert_eq!(closes.len(), 2);
     for close in closes {
-        let mut keys: Vec<&str> = close.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = close
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["duration_ms", "error", "name", "notes", "outcome", "started_ms"]);
+        assert_eq!(
+            keys,
+            [
+                "duration_ms",
+                "error",
+                "name",
+                "notes",
+                "outcome",
+                "started_ms"
+            ]
+        );
         assert_eq!(close["outcome"], "closed");
     }
     assert!(closes[0]["duration_ms"].as_f64().unwrap() >= 20.0);

@@ -23,7 +23,8 @@ fn an_idle_service_exits_0_at_once_on_sigterm() {
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert!(latency < PROMPT, "took {latency:?}");
     assert_eq!(
-        exit.stderr_lines("received SIGTERM, shutting down (timeout 30s)").len(),
+        exit.stderr_lines("received SIGTERM, shutting down (timeout 30s)")
+            .len(),
         1,
         "{}",
         exit.stderr_text()
@@ -69,11 +70,29 @@ fn two_signals(first: Signal, second: Signal) -> (support::Exit, Duration) {
 fn a_second_sigterm_shuts_down_once() {
     let (exit, latency) = two_signals(Signal::SIGTERM, Signal::SIGTERM);
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
-    assert_eq!(exit.stderr_lines("shutting down (timeout").len(), 1, "{}", exit.stderr_text());
-    assert_eq!(exit.stderr_lines("received SIGTERM again, already shutting down").len(), 1);
-    assert_eq!(exit.stdout.iter().filter(|line| *line == "closing db").count(), 1);
+    assert_eq!(
+        exit.stderr_lines("shutting down (timeout").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
+    assert_eq!(
+        exit.stderr_lines("received SIGTERM again, already shutting down")
+            .len(),
+        1
+    );
+    assert_eq!(
+        exit.stdout
+            .iter()
+            .filter(|line| *line == "closing db")
+            .count(),
+        1
+    );
     assert_eq!(exit.stderr_lines("shutdown complete").len(), 1);
-    assert!(latency >= Duration::from_millis(1500), "the drain was cut: {latency:?}");
+    assert!(
+        latency >= Duration::from_millis(1500),
+        "the drain was cut: {latency:?}"
+    );
 }
 
 #[test]
@@ -81,8 +100,15 @@ fn sigterm_then_sigint_does_not_force() {
     let (exit, latency) = two_signals(Signal::SIGTERM, Signal::SIGINT);
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert_eq!(exit.stderr_lines("shutting down (timeout").len(), 1);
-    assert_eq!(exit.stderr_lines("received SIGINT again, already shutting down").len(), 1);
-    assert!(latency >= Duration::from_millis(1500), "the drain was cut: {latency:?}");
+    assert_eq!(
+        exit.stderr_lines("received SIGINT again, already shutting down")
+            .len(),
+        1
+    );
+    assert!(
+        latency >= Duration::from_millis(1500),
+        "the drain was cut: {latency:?}"
+    );
 }
 
 #[test]
@@ -90,7 +116,10 @@ fn a_second_sigint_forces_an_immediate_exit() {
     let report = support::report_path("second-sigint");
     let mut process = Process::start_ready(
         "fixture-app",
-        &[("FIXTURE_DRAIN_MS", "20000"), ("GRACEFUL_REPORT", report.to_str().unwrap())],
+        &[
+            ("FIXTURE_DRAIN_MS", "20000"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
     );
     process.signal(Signal::SIGINT);
     process.wait_for_stderr("shutting down (timeout", Duration::from_secs(10));
@@ -100,7 +129,11 @@ fn a_second_sigint_forces_an_immediate_exit() {
     eprintln!("second SIGINT to exit: {latency:?}");
     assert_eq!(exit.code(), Some(130), "{}", exit.stderr_text());
     assert!(latency < PROMPT, "took {latency:?}");
-    assert_eq!(exit.stderr_lines("received SIGINT again, exiting now").len(), 1);
+    assert_eq!(
+        exit.stderr_lines("received SIGINT again, exiting now")
+            .len(),
+        1
+    );
     let report = support::read_report(&report);
     assert_eq!(report["outcome"], "interrupted");
     assert_eq!(report["pending"], serde_json::json!(["main"]));
@@ -114,5 +147,10 @@ fn a_main_without_shutdown_argument_is_stopped_by_the_signal() {
     let latency = exit.at - sent;
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert!(latency < PROMPT, "took {latency:?}");
-    assert_eq!(exit.stderr_lines("main stopped at the signal").len(), 1, "{}", exit.stderr_text());
+    assert_eq!(
+        exit.stderr_lines("main stopped at the signal").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
 }

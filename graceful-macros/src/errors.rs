@@ -21,6 +21,10 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.first
             .map(syn::Error::into_compile_error)

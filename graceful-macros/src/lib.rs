@@ -6,6 +6,7 @@
 
 use proc_macro::TokenStream;
 
+mod cleanup_derive;
 mod duration;
 mod errors;
 mod main_attr;
@@ -17,4 +18,13 @@ mod suggest;
 #[proc_macro_attribute]
 pub fn graceful_main(args: TokenStream, item: TokenStream) -> TokenStream {
     main_attr::expand(args.into(), item.into()).into()
+}
+
+/// Derives `graceful_rt::Cleanup` for a struct: each field tagged
+/// `#[cleanup]` is closed concurrently when the application stops.
+///
+/// Documented in graceful-rt, which re-exports it.
+#[proc_macro_derive(Cleanup, attributes(cleanup))]
+pub fn derive_cleanup(input: TokenStream) -> TokenStream {
+    cleanup_derive::derive(input.into()).into()
 }

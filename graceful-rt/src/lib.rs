@@ -86,6 +86,7 @@
 //! - `GRACEFUL_REPORT`: where to write the JSON report.
 
 mod cleanup;
+mod close;
 mod config;
 mod duration;
 mod entry;
@@ -100,7 +101,13 @@ mod watchdog;
 pub use cleanup::{
     BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
 };
+pub use close::Close;
 pub use entry::MainOutput;
+/// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged
+/// `#[cleanup]` is closed, concurrently, when the application stops.
+///
+/// See the [crate documentation](crate#derivecleanup) for the field options.
+pub use graceful_macros::Cleanup;
 /// Turns `async fn main` into a process that shuts down gracefully.
 ///
 /// See the [crate documentation](crate#graceful_main) for its arguments and
@@ -112,6 +119,7 @@ pub use signal::Signal;
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::close::close_cleanup;
     pub use crate::config::{Flavor, MainConfig};
     pub use crate::entry::run;
     pub use crate::signal::Signal;

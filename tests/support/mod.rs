@@ -26,17 +26,28 @@ pub fn binary(name: &str) -> PathBuf {
         return path.clone();
     }
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--message-format=json", "--example", name])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--example",
+            name,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
         .output()
         .expect("cannot run cargo");
-    assert!(output.status.success(), "cargo build --example {name} failed");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed"
+    );
     let path = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == name)
+        .filter(|message| {
+            message["reason"] == "compiler-artifact" && message["target"]["name"] == name
+        })
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo did not report the executable of example {name}"));
     built.insert(name.to_owned(), path.clone());
@@ -127,7 +138,11 @@ impl Process {
             .expect("cannot start the fixture");
         let stdout = Stream::read(child.stdout.take().unwrap());
         let stderr = Stream::read(child.stderr.take().unwrap());
-        Process { child, stdout, stderr }
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// Starts the example and waits until it prints `ready`.
@@ -158,11 +173,17 @@ impl Process {
             Ok(()) => {}
             Err(RecvTimeoutError::Timeout) => {
                 let _ = self.child.kill();
-                panic!("no {what} within {bound:?}; stderr so far:\n{}", self.stderr.text());
+                panic!(
+                    "no {what} within {bound:?}; stderr so far:\n{}",
+                    self.stderr.text()
+                );
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().unwrap();
-                panic!("the process ended ({status}) before {what}; stderr:\n{}", self.stderr.text());
+                panic!(
+                    "the process ended ({status}) before {what}; stderr:\n{}",
+                    self.stderr.text()
+                );
             }
         }
     }
@@ -178,7 +199,11 @@ impl Process {
     /// Waits for the process to exit, at most `bound`; kills it and fails
     /// the test past that.
     pub fn wait_exit(self, bound: Duration) -> Exit {
-        let Process { mut child, stdout, stderr } = self;
+        let Process {
+            mut child,
+            stdout,
+            stderr,
+        } = self;
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let (exited_tx, exited) = mpsc::channel();
         let waiter = thread::spawn(move || {
@@ -190,7 +215,10 @@ impl Process {
             Err(_) => {
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
                 let _ = waiter.join();
-                panic!("the process did not exit within {bound:?}; stderr:\n{}", stderr.text());
+                panic!(
+                    "the process did not exit within {bound:?}; stderr:\n{}",
+                    stderr.text()
+                );
             }
         };
         let _ = waiter.join();

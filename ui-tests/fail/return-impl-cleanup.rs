@@ -1,4 +1,4 @@
-// Mistake?: main returns `impl Cleanup` rather than a named state type.
+// Rejected today though the docs allow any `S: Cleanup`: main returns `impl Cleanup` (move to pass/ once accepted).
 use graceful_rt::{graceful_main, Cleanup, CleanupPlan};
 
 struct App;

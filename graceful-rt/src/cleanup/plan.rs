@@ -61,15 +61,35 @@ impl<'a> CleanupPlan<'a> {
     /// `name.inner`, and the returned options apply to all of them. Other
     /// closes can start after the whole group with `after(["name"])`.
     pub fn group<C: Cleanup + ?Sized>(&mut self, name: &str, value: &'a C) -> PlanOptions<'_, 'a> {
+        self.group_with(name, |plan| value.plan_cleanup(plan))
+    }
+
+    /// Adds the closes that `add` plans as a group named `name`, like
+    /// [`group`](CleanupPlan::group) without a `Cleanup` value.
+    pub fn group_with(
+        &mut self,
+        name: &str,
+        add: impl FnOnce(&mut CleanupPlan<'a>),
+    ) -> PlanOptions<'_, 'a> {
         let start = self.closes.len();
-        let outer = std::mem::replace(&mut self.prefix, String::new());
+        let outer = std::mem::take(&mut self.prefix);
         self.prefix = format!("{outer}{name}.");
-        value.plan_cleanup(self);
+        add(self);
         self.prefix = outer;
         let end = self.closes.len();
         PlanOptions {
             plan: self,
             closes: start..end,
+        }
+    }
+
+    /// Options that apply to no close: what a skipped value (`None`) plans.
+    #[doc(hidden)]
+    pub fn nothing(&mut self) -> PlanOptions<'_, 'a> {
+        let end = self.closes.len();
+        PlanOptions {
+            plan: self,
+            closes: end..end,
         }
     }
 

@@ -1,6 +1,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::BoxError;
+
 /// How every close of a cleanup ended.
 #[derive(Clone, Debug)]
 pub struct CleanupReport {
@@ -28,6 +30,29 @@ impl CleanupReport {
     /// closes, since they run concurrently.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
+    }
+
+    /// `Ok` if every close closed, otherwise an error naming each close that
+    /// did not and how it ended.
+    pub fn into_result(self) -> Result<(), BoxError> {
+        let failures: Vec<String> = self
+            .closes
+            .iter()
+            .filter(|close| !close.outcome.is_closed())
+            .map(|close| match close.outcome.message() {
+                Some(message) => format!("`{}` {}: {message}", close.name, close.outcome),
+                None => format!(
+                    "`{}` {}",
+                    close.name,
+                    close.outcome.as_str().replace('_', " ")
+                ),
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; ").into())
+        }
     }
 }
 

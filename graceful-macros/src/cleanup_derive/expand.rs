@@ -1,0 +1,128 @@
+//! Writes the `Cleanup` and `Close` impls of a checked struct.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, GenericParam, Type, WherePredicate};
+
+use super::fields::Tagged;
+
+/// `impl Cleanup` (one close per tagged field) and `impl Close` (the struct
+/// closes as one group, and nests as a group inside another struct).
+pub(crate) fn impls(input: &DeriveInput, tagged: &[Tagged]) -> TokenStream {
+    let closes = tagged.iter().map(close);
+    let plan = quote! { #(#closes)* };
+    wrap(input, &bounds(input, tagged), plan)
+}
+
+/// An impl with an empty plan, emitted beside errors.
+pub(crate) fn stub(input: &DeriveInput) -> TokenStream {
+    wrap(input, &[], quote! { let _ = __graceful_plan; })
+}
+
+fn wrap(input: &DeriveInput, bounds: &[WherePredicate], plan: TokenStream) -> TokenStream {
+    let ident = &input.ident;
+    let mut generics = input.generics.clone();
+    generics
+        .make_where_clause()
+        .predicates
+        .extend(bounds.iter().cloned());
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics ::graceful_rt::Cleanup for #ident #ty_generics #where_clause {
+                fn plan_cleanup<'__graceful_a>(
+                    &'__graceful_a self,
+                    __graceful_plan: &mut ::graceful_rt::CleanupPlan<'__graceful_a>,
+                ) {
+                    #plan
+                }
+            }
+
+            #[automatically_derived]
+            impl #impl_generics ::graceful_rt::Close for #ident #ty_generics #where_clause {
+                fn close(
+                    &self,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<(), ::graceful_rt::BoxError>,
+                > + ::core::marker::Send {
+                    ::graceful_rt::__private::close_cleanup(self)
+                }
+
+                fn __plan<'__graceful_p, '__graceful_a>(
+                    &'__graceful_a self,
+                    __graceful_name: &str,
+                    __graceful_plan: &'__graceful_p mut ::graceful_rt::CleanupPlan<'__graceful_a>,
+                ) -> ::graceful_rt::PlanOptions<'__graceful_p, '__graceful_a> {
+                    __graceful_plan.group(__graceful_name, self)
+                }
+            }
+        };
+    }
+}
+
+/// The plan entry of one field.
+fn close(field: &Tagged) -> TokenStream {
+    let member = &field.member;
+    let name = &field.name;
+    let ty = &field.ty;
+    let add = match &field.with {
+        // The call carries the span of the path, so a function of the wrong
+        // shape is reported at `with = ...`.
+        Some(path) => quote_spanned! {path.span()=>
+            ::graceful_rt::CleanupPlan::close(__graceful_plan, #name, #path(&self.#member))
+        },
+        // The call carries the span of the field's type, so a type that is
+        // not `Close` is reported there, with Close's on_unimplemented note.
+        None => quote_spanned! {ty.span()=>
+            <#ty as ::graceful_rt::Close>::__plan(&self.#member, #name, __graceful_plan)
+        },
+    };
+    let timeout = field.timeout.map(|timeout| {
+        let (secs, nanos) = (timeout.as_secs(), timeout.subsec_nanos());
+        quote! { .timeout(::core::time::Duration::new(#secs, #nanos)) }
+    });
+    let after = (!field.after.is_empty()).then(|| {
+        let names = field.after.iter().map(|(name, _)| name);
+        quote! { .after([#(#names),*]) }
+    });
+    quote! { #add #timeout #after; }
+}
+
+/// `FieldType: Close` for each tagged field (without `with`) whose type
+/// mentions a type parameter of the struct.
+fn bounds(input: &DeriveInput, tagged: &[Tagged]) -> Vec<WherePredicate> {
+    let params: Vec<&syn::Ident> = input
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            GenericParam::Type(param) => Some(&param.ident),
+            _ => None,
+        })
+        .collect();
+    if params.is_empty() {
+        return Vec::new();
+    }
+    tagged
+        .iter()
+        .filter(|field| field.with.is_none() && mentions(&field.ty, &params))
+        .map(|field| {
+            let ty = &field.ty;
+            syn::parse_quote! { #ty: ::graceful_rt::Close }
+        })
+        .collect()
+}
+
+/// Whether `ty` mentions one of `params`, anywhere.
+fn mentions(ty: &Type, params: &[&syn::Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[&syn::Ident]) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => params.iter().any(|param| ident == **param),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    walk(quote! { #ty }, params)
+}

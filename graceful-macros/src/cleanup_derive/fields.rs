@@ -1,0 +1,291 @@
+//! The `#[cleanup(...)]` options of each field.
+
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Member};
+
+use crate::duration;
+use crate::errors::Errors;
+use crate::suggest;
+
+const ATTRIBUTE: &str = "cleanup";
+const TIMEOUT: &str = "timeout";
+const NAME: &str = "name";
+const WITH: &str = "with";
+const AFTER: &str = "after";
+const OPTIONS: &[&str] = &[TIMEOUT, NAME, WITH, AFTER];
+
+/// A field tagged `#[cleanup]`.
+pub(crate) struct Tagged {
+    pub(crate) member: Member,
+    pub(crate) ty: syn::Type,
+    /// The name in logs and the report, and its span (the `name = "..."`
+    /// literal, or the field).
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) after: Vec<(String, Span)>,
+    pub(crate) with: Option<syn::Path>,
+}
+
+/// The tagged fields, or `None` when the input is not a struct.
+pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagged>> {
+    for attr in &input.attrs {
+        if attr.path().is_ident(ATTRIBUTE) {
+            errors.at(
+                attr.span(),
+                "`#[cleanup]` goes on the fields to close, not on the struct",
+            );
+        }
+    }
+    let fields = match &input.data {
+        Data::Struct(data) => &data.fields,
+        Data::Enum(data) => {
+            errors.at(
+                data.enum_token.span,
+                "`#[derive(Cleanup)]` works on structs: an enum holds one variant's resources at a time; \
+                 implement `graceful_rt::Cleanup` by hand, or derive it on a struct per variant",
+            );
+            return None;
+        }
+        Data::Union(data) => {
+            errors.at(
+                data.union_token.span,
+                "`#[derive(Cleanup)]` works on structs, not unions",
+            );
+            return None;
+        }
+    };
+    let mut tagged = Vec::new();
+    for (index, field) in fields.iter().enumerate() {
+        let mut attrs = field
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident(ATTRIBUTE));
+        let Some(attr) = attrs.next() else {
+            continue;
+        };
+        for repeated in attrs {
+            errors.at(
+                repeated.span(),
+                "`#[cleanup]` is applied twice to this field: merge the options into one `#[cleanup(...)]`",
+            );
+        }
+        let member = match &field.ident {
+            Some(ident) => Member::Named(ident.clone()),
+            None => Member::Unnamed(syn::Index::from(index)),
+        };
+        let default_name = match &field.ident {
+            Some(ident) => ident.to_string().trim_start_matches("r#").to_owned(),
+            None => index.to_string(),
+        };
+        let mut field_tag = Tagged {
+            member,
+            ty: field.ty.clone(),
+            name: default_name,
+            name_span: field.span(),
+            timeout: None,
+            after: Vec::new(),
+            with: None,
+        };
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            options(attr, &mut field_tag, errors);
+        }
+        tagged.push(field_tag);
+    }
+    Some(tagged)
+}
+
+fn options(attr: &syn::Attribute, field: &mut Tagged, errors: &mut Errors) {
+    let mut seen: Vec<String> = Vec::new();
+    let parsed = attr.parse_nested_meta(|meta| {
+        let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
+            errors.at(meta.path.span(), unknown_option("this path"));
+            return skip_value(&meta);
+        };
+        if !OPTIONS.contains(&key.as_str()) {
+            errors.at(meta.path.span(), unknown_option(&key));
+            return skip_value(&meta);
+        }
+        if !meta.input.peek(syn::Token![=]) {
+            errors.at(
+                meta.path.span(),
+                format!("`{key}` needs a value: write `{}`", example(&key)),
+            );
+            return skip_value(&meta);
+        }
+        let value: Expr = meta.value()?.parse()?;
+        if seen.contains(&key) {
+            errors.at(meta.path.span(), format!("`{key}` is set twice: keep one"));
+            return Ok(());
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            TIMEOUT => field.timeout = timeout(&value, errors),
+            NAME => name(&value, field, errors),
+            WITH => field.with = with(&value, errors),
+            _ => field.after = after(&value, errors),
+        }
+        Ok(())
+    });
+    if let Err(error) = parsed {
+        errors.push(error);
+    }
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        TIMEOUT => "timeout = \"2s\"",
+        NAME => "name = \"db\"",
+        WITH => "with = path::to::close_fn",
+        _ => "after = \"db\"` or `after = [\"db\", \"cache\"]",
+    }
+}
+
+fn unknown_option(key: &str) -> String {
+    let valid = OPTIONS
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match suggest::closest(key, OPTIONS) {
+        Some(close) => format!(
+            "unknown option `{key}` for `#[cleanup]`: did you mean `{close}`? The options are {valid}"
+        ),
+        None => format!("unknown option `{key}` for `#[cleanup]`: the options are {valid}"),
+    }
+}
+
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<proc_macro2::TokenStream>()?;
+    }
+    Ok(())
+}
+
+fn string(value: &Expr) -> Option<&syn::LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => Some(text),
+        _ => None,
+    }
+}
+
+fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match duration::parse(TIMEOUT, &text.value()) {
+            Ok(timeout) => Some(timeout),
+            Err(message) => {
+                errors.at(text.span(), message);
+                None
+            }
+        },
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(number),
+            ..
+        }) => {
+            errors.at(
+                number.span(),
+                format!(
+                    "`timeout` is a string with a unit: write `timeout = \"{}s\"`",
+                    number.base10_digits()
+                ),
+            );
+            None
+        }
+        other => {
+            errors.at(
+                other.span(),
+                "`timeout` is a duration string: write `timeout = \"2s\"` (or \"500ms\", \"1m\")",
+            );
+            None
+        }
+    }
+}
+
+fn name(value: &Expr, field: &mut Tagged, errors: &mut Errors) {
+    let Some(text) = string(value) else {
+        errors.at(value.span(), "`name` is a string: write `name = \"db\"`");
+        return;
+    };
+    let name = text.value();
+    if name.trim().is_empty() {
+        errors.at(
+            text.span(),
+            "`name` is empty: write the name logs and the report should use",
+        );
+    } else if name.contains('.') {
+        errors.at(
+            text.span(),
+            "`name` cannot contain `.`, which separates the names of nested groups (`outer.inner`)",
+        );
+    } else {
+        field.name = name;
+        field.name_span = text.span();
+    }
+}
+
+fn with(value: &Expr, errors: &mut Errors) -> Option<syn::Path> {
+    match value {
+        Expr::Path(path) if path.qself.is_none() => Some(path.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
+            errors.at(
+                text.span(),
+                format!(
+                    "`with` takes a path, not a string: write `with = {}`",
+                    text.value()
+                ),
+            );
+            None
+        }
+        other => {
+            errors.at(
+                other.span(),
+                "`with` takes the path of an async fn that closes the field, such as `with = flush_metrics`, \
+                 where `async fn flush_metrics(field: &FieldType) -> Result<(), E>`",
+            );
+            None
+        }
+    }
+}
+
+fn after(value: &Expr, errors: &mut Errors) -> Vec<(String, Span)> {
+    let elements: Vec<&Expr> = match value {
+        Expr::Array(array) => {
+            if array.elems.is_empty() {
+                errors.at(
+                    array.span(),
+                    "`after` is empty: name at least one field, or remove `after`",
+                );
+            }
+            array.elems.iter().collect()
+        }
+        other => vec![other],
+    };
+    let mut names = Vec::new();
+    for element in elements {
+        match string(element) {
+            Some(text) => names.push((text.value(), text.span())),
+            None => errors.at(
+                element.span(),
+                "`after` names fields as strings: write `after = \"db\"` or `after = [\"db\", \"cache\"]`",
+            ),
+        }
+    }
+    names
+}

@@ -1,0 +1,174 @@
+//! [`Close`]: what a resource does when the application stops, and the
+//! implementations for the standard and tokio types a state holds.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
+
+/// A resource that can be closed: a pool, a client, a task tracker.
+///
+/// Fields tagged `#[cleanup]` in a `#[derive(Cleanup)]` struct are closed
+/// through this trait, concurrently with the other fields. Implement it
+/// with an `async fn`:
+///
+/// ```
+/// use graceful_rt::{BoxError, Close};
+///
+/// struct Metrics;
+///
+/// impl Close for Metrics {
+///     async fn close(&self) -> Result<(), BoxError> {
+///         // flush what is buffered, say goodbye to the server, ...
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// A close should finish what its resource holds (pending writes, in-flight
+/// transactions) and then release it. It does not need a timeout of its
+/// own: the cleanup cuts it at the `#[cleanup(timeout = "...")]` of its field
+/// or at the shutdown deadline. It runs on the runtime beside the other
+/// closes: for blocking work, use `tokio::task::spawn_blocking`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be closed: it does not implement `graceful_rt::Close`",
+    label = "this field is tagged `#[cleanup]`, so it must implement `Close`",
+    note = "three ways out: implement `graceful_rt::Close` for `{Self}`; \
+            or write `#[cleanup(with = path::to::close_fn)]` with an `async fn close_fn(&{Self}) -> Result<(), E>`; \
+            or enable the graceful-rt feature that provides it (`sqlx`, `deadpool-postgres`, `redis`, `async-nats`, `lapin`)"
+)]
+pub trait Close {
+    /// Closes the resource. Errors are recorded in the shutdown report and
+    /// make the exit code 1; they never stop the other closes.
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Adds this value's close to `plan` under `name`. A type that derives
+    /// `Cleanup` adds its own closes as a group instead. Not public API.
+    #[doc(hidden)]
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        plan.close(name, self.close())
+    }
+}
+
+/// Closes the shared value. Clones held elsewhere (a router's state, say)
+/// see it closed.
+impl<T: Close + ?Sized> Close for Arc<T> {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        (**self).close()
+    }
+
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        (**self).__plan(name, plan)
+    }
+}
+
+impl<T: Close + ?Sized> Close for Box<T> {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        (**self).close()
+    }
+
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        (**self).__plan(name, plan)
+    }
+}
+
+/// `None` is skipped: it does not appear in the report.
+impl<T: Close> Close for Option<T> {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let close = self.as_ref().map(Close::close);
+        async move {
+            match close {
+                Some(close) => close.await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        match self {
+            Some(value) => value.__plan(name, plan),
+            None => plan.nothing(),
+        }
+    }
+}
+
+/// Every element, concurrently; each is reported as `name.0`, `name.1`, ...
+impl<T: Close> Close for Vec<T> {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        close_plan(elements(self))
+    }
+
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        plan.group_with(name, |plan| add_elements(self, plan))
+    }
+}
+
+fn elements<T: Close>(slice: &[T]) -> CleanupPlan<'_> {
+    let mut plan = CleanupPlan::new();
+    add_elements(slice, &mut plan);
+    plan
+}
+
+fn add_elements<'a, T: Close>(slice: &'a [T], plan: &mut CleanupPlan<'a>) {
+    for (index, element) in slice.iter().enumerate() {
+        element.__plan(&index.to_string(), plan);
+    }
+}
+
+/// Cancels the token: whatever waits on it stops.
+impl Close for tokio_util::sync::CancellationToken {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        self.cancel();
+        std::future::ready(Ok(()))
+    }
+}
+
+/// Closes the tracker, so it takes no new tasks, and waits until every task
+/// it tracks has finished: a scheduler finishes its current tick.
+impl Close for tokio_util::task::TaskTracker {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        tokio_util::task::TaskTracker::close(self);
+        let wait = self.wait();
+        async move {
+            wait.await;
+            Ok(())
+        }
+    }
+}
+
+/// Flushes and shuts down the writer behind the lock: a buffered file
+/// writer (`tokio::io::BufWriter<tokio::fs::File>`) writes out what it holds
+/// and the file is synced to the OS.
+impl<W> Close for tokio::sync::Mutex<W>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send,
+{
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        use tokio::io::AsyncWriteExt as _;
+        async move {
+            let mut writer = self.lock().await;
+            writer.flush().await?;
+            writer.shutdown().await?;
+            Ok(())
+        }
+    }
+}
+
+/// Runs a plan as one close: `Ok` if every close in it closed, otherwise an
+/// error naming each one that did not.
+pub(crate) fn close_plan(
+    plan: CleanupPlan<'_>,
+) -> impl Future<Output = Result<(), BoxError>> + Send + '_ {
+    let run = cleanup::run(plan, None, &());
+    async move { run.await.into_result() }
+}
+
+/// The `Close` of a type that derives `Cleanup`: all its closes, as one.
+/// Called by the derive; not public API.
+pub fn close_cleanup<C: Cleanup + ?Sized>(
+    value: &C,
+) -> impl Future<Output = Result<(), BoxError>> + Send + '_ {
+    let mut plan = CleanupPlan::new();
+    value.plan_cleanup(&mut plan);
+    close_plan(plan)
+}
