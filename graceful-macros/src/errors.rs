@@ -2,6 +2,7 @@
 //! in one build.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use std::fmt::Display;
 
 #[derive(Default)]
@@ -19,6 +20,11 @@ impl Errors {
 
     pub(crate) fn at(&mut self, span: Span, message: impl Display) {
         self.push(syn::Error::new(span, message));
+    }
+
+    /// An error underlining all of `tokens`.
+    pub(crate) fn spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
     }
 
     pub(crate) fn is_empty(&self) -> bool {

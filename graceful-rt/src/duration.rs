@@ -10,6 +10,9 @@ use std::time::Duration;
 /// The forms a duration may take, for error messages.
 pub(crate) const ACCEPTED_FORMS: &str = "a positive duration with a unit, such as \"500ms\", \"15s\", \"1m30s\" or \"1.5s\" (units: ms, s, m, h)";
 
+/// The shortest duration accepted: below it a budget is a typo, not a plan.
+pub(crate) const MINIMUM: Duration = Duration::from_millis(1);
+
 /// Why a duration text was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DurationError {
@@ -18,6 +21,7 @@ pub(crate) enum DurationError {
     UnknownUnit(String),
     Negative,
     Zero,
+    TooShort,
     Overflow,
     Unreadable,
 }
@@ -30,6 +34,7 @@ impl fmt::Display for DurationError {
             DurationError::UnknownUnit(unit) => write!(f, "`{unit}` is not a unit"),
             DurationError::Negative => f.write_str("it is negative"),
             DurationError::Zero => f.write_str("it is zero"),
+            DurationError::TooShort => f.write_str("it is shorter than 1ms"),
             DurationError::Overflow => f.write_str("it is too large"),
             DurationError::Unreadable => f.write_str("it is not a duration"),
         }
@@ -47,6 +52,7 @@ pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
     }
     match humantime::parse_duration(trimmed) {
         Ok(duration) if duration.is_zero() => Err(DurationError::Zero),
+        Ok(duration) if duration < MINIMUM => Err(DurationError::TooShort),
         Ok(duration) => Ok(duration),
         Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => {
             Err(DurationError::MissingUnit)
@@ -127,6 +133,9 @@ mod tests {
         assert_eq!(parse("15x"), Err(DurationError::UnknownUnit("x".into())));
         assert_eq!(parse("-1s"), Err(DurationError::Negative));
         assert_eq!(parse("0s"), Err(DurationError::Zero));
+        assert_eq!(parse("1ns"), Err(DurationError::TooShort));
+        assert_eq!(parse("999us"), Err(DurationError::TooShort));
+        assert_eq!(parse("1ms"), Ok(Duration::from_millis(1)));
         assert_eq!(parse("banana"), Err(DurationError::Unreadable));
         assert_eq!(parse("99999999999999999999h"), Err(DurationError::Overflow));
     }

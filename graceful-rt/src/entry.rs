@@ -28,17 +28,18 @@ use crate::signal;
     message = "`{Self}` is not a return type `#[graceful_main]` accepts",
     label = "main returns `{Self}` here",
     note = "main may return `()`, `Result<(), E>`, a state that implements `graceful_rt::Cleanup` \
-            (derive it), or `Result<State, E>`, where `E: Debug`"
+            (`#[derive(Cleanup)]`), or `Result<State, E>`, where `E: Debug`"
 )]
 pub trait MainOutput {
     /// The state cleaned up after main returns.
-    type State: Cleanup;
+    type State: Cleanup + 'static;
 
     /// The state, or the `Debug` text of main's error.
     fn into_state(self) -> Result<Self::State, String>;
 }
 
-impl<S: Cleanup> MainOutput for S {
+#[diagnostic::do_not_recommend]
+impl<S: Cleanup + 'static> MainOutput for S {
     type State = S;
 
     fn into_state(self) -> Result<S, String> {
@@ -46,7 +47,8 @@ impl<S: Cleanup> MainOutput for S {
     }
 }
 
-impl<S: Cleanup, E: Debug> MainOutput for Result<S, E> {
+#[diagnostic::do_not_recommend]
+impl<S: Cleanup + 'static, E: Debug> MainOutput for Result<S, E> {
     type State = S;
 
     fn into_state(self) -> Result<S, String> {
@@ -54,13 +56,30 @@ impl<S: Cleanup, E: Debug> MainOutput for Result<S, E> {
     }
 }
 
+/// What main returned, ready for the cleanup: its state, or the `Debug` text
+/// of its error.
+pub type MainResult = Result<Box<dyn Cleanup>, String>;
+
+/// Converts what main returned. The expansion calls it with the span of
+/// main's return type, so an unsupported type is reported there.
+pub fn into_state<T: MainOutput>(output: T) -> MainResult {
+    output
+        .into_state()
+        .map(|state| Box::new(state) as Box<dyn Cleanup>)
+}
+
+/// [`into_state`] for a return type written `Result<S, E>`: a state that is
+/// not `Cleanup` and an error that is not `Debug` are each reported as such.
+pub fn result_into_state<S: Cleanup + 'static, E: Debug>(output: Result<S, E>) -> MainResult {
+    into_state(output)
+}
+
 /// Runs a `#[graceful_main]` function. Never returns: the process exits with
 /// the code described in [`exit_code`](crate::exit_code).
 pub fn run<B, F>(config: MainConfig, body: B) -> !
 where
     B: FnOnce(Shutdown) -> F,
-    F: Future,
-    F::Output: MainOutput,
+    F: Future<Output = MainResult>,
 {
     let settings = match Settings::resolve(&config, |var| std::env::var_os(var)) {
         Ok(settings) => settings,
@@ -128,8 +147,7 @@ async fn main_then_cleanup<B, F>(
     machine: &PhaseMachine,
 ) where
     B: FnOnce(Shutdown) -> F,
-    F: Future,
-    F::Output: MainOutput,
+    F: Future<Output = MainResult>,
 {
     let output = if takes_shutdown {
         Some(body(shutdown.clone()).await)
@@ -142,7 +160,7 @@ async fn main_then_cleanup<B, F>(
         machine.main_ended(Main::Cancelled);
         return;
     };
-    let state = match output.into_state() {
+    let state = match output {
         Ok(state) => state,
         Err(error) => {
             eprintln!("Error: {error}");

@@ -121,10 +121,6 @@ pub use signal::Signal;
 pub mod __private {
     pub use crate::close::close_cleanup;
     pub use crate::config::{Flavor, MainConfig};
-    pub use crate::entry::run;
+    pub use crate::entry::{MainResult, into_state, result_into_state, run};
     pub use crate::signal::Signal;
-
-    /// Fails to compile, with the message of [`MainOutput`](crate::MainOutput),
-    /// when main's return type is not one `#[graceful_main]` accepts.
-    pub const fn assert_main_output<T: crate::MainOutput>() {}
 }

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, Ident, Lit};
+use syn::{Expr, ExprLit, Lit};
 
 use crate::duration;
 use crate::errors::Errors;
@@ -18,9 +19,12 @@ const FLAVOR: &str = "flavor";
 const WORKER_THREADS: &str = "worker_threads";
 const KEYS: &[&str] = &[TIMEOUT, SIGNALS, FLAVOR, WORKER_THREADS];
 
+const MULTI_THREAD: &str = "multi_thread";
+const CURRENT_THREAD: &str = "current_thread";
+
 /// The signals that can start a shutdown, as written in `signals = [...]`,
 /// with the name of their `graceful_rt::Signal` variant.
-pub(crate) const SIGNAL_NAMES: &[(&str, &str)] = &[
+const SIGNAL_NAMES: &[(&str, &str)] = &[
     ("SIGTERM", "Terminate"),
     ("SIGINT", "Interrupt"),
     ("SIGHUP", "Hangup"),
@@ -49,10 +53,11 @@ pub(crate) enum Flavor {
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
     let mut args = MainArgs::default();
     let mut seen: Vec<String> = Vec::new();
-    let mut worker_threads_span = None;
+    let mut worker_threads_key = None;
+    let tokens = well_formed(tokens, errors);
     let parser = syn::meta::parser(|meta| {
         let Some(key) = meta.path.get_ident().cloned() else {
-            errors.at(meta.path.span(), unknown_key(&path_text(&meta.path)));
+            errors.spanned(&meta.path, unknown_key(&path_text(&meta.path)));
             return skip_value(&meta);
         };
         let name = key.to_string();
@@ -60,21 +65,27 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
             errors.at(key.span(), unknown_key(&name));
             return skip_value(&meta);
         }
-        let Some(value) = value_of(&meta, &key, errors)? else {
-            return Ok(());
-        };
+        if !meta.input.peek(syn::Token![=]) {
+            errors.at(
+                key.span(),
+                format!("`{key}` needs a value: write `{}`", example(&name)),
+            );
+            return skip_value(&meta);
+        }
+        let input = meta.value()?;
         if seen.contains(&name) {
             errors.at(key.span(), format!("`{name}` is set twice: keep one"));
+            input.parse::<Expr>()?;
             return Ok(());
         }
         seen.push(name.clone());
         match name.as_str() {
-            TIMEOUT => args.timeout = timeout(&value, errors),
-            SIGNALS => args.signals = signals(&value, errors),
-            FLAVOR => args.flavor = flavor(&value, errors),
+            TIMEOUT => args.timeout = timeout(&input.parse()?, errors),
+            SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
+            FLAVOR => args.flavor = flavor(&input.parse()?, errors),
             _ => {
-                worker_threads_span = Some(key.span());
-                args.worker_threads = worker_threads(&value, errors);
+                worker_threads_key = Some(key.clone());
+                args.worker_threads = worker_threads(&input.parse()?, errors);
             }
         }
         Ok(())
@@ -83,9 +94,9 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
         errors.push(error);
     }
     if args.flavor == Some(Flavor::CurrentThread) {
-        if let Some(span) = worker_threads_span {
+        if let Some(key) = worker_threads_key {
             errors.at(
-                span,
+                key.span(),
                 "`worker_threads` needs the multi-threaded runtime: remove it, or write \
                  `flavor = \"multi_thread\"`",
             );
@@ -93,6 +104,92 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
         }
     }
     args
+}
+
+/// The arguments that have the shape `key = value` (or `key`, or
+/// `key(...)`, which the parser reports); the others are reported here, so
+/// one malformed argument does not hide the mistakes in the rest.
+fn well_formed(tokens: TokenStream, errors: &mut Errors) -> TokenStream {
+    let mut kept = TokenStream::new();
+    for argument in split_commas(tokens) {
+        let mut trees = argument.clone().into_iter();
+        let (Some(first), second) = (trees.next(), trees.next()) else {
+            continue;
+        };
+        let shaped = match (&first, &second) {
+            (TokenTree::Ident(_), None) => true,
+            (TokenTree::Ident(_), Some(TokenTree::Punct(punct))) => match punct.as_char() {
+                '=' => true,
+                ':' if punct.spacing() == proc_macro2::Spacing::Joint => true,
+                ':' => {
+                    errors.at(
+                        punct.span(),
+                        format!("write `=` instead of `:`: `{first} = ...`"),
+                    );
+                    false
+                }
+                _ => {
+                    errors.spanned(&argument, key_value_hint(&argument));
+                    false
+                }
+            },
+            (TokenTree::Ident(_), Some(TokenTree::Group(group))) => {
+                group.delimiter() == Delimiter::Parenthesis
+            }
+            _ => {
+                errors.spanned(&argument, key_value_hint(&argument));
+                false
+            }
+        };
+        if shaped {
+            kept.extend(argument);
+            kept.extend(quote::quote! { , });
+        }
+    }
+    kept
+}
+
+fn key_value_hint(argument: &TokenStream) -> String {
+    let text = argument.to_string();
+    let unquoted = text.trim_matches('"');
+    if duration::parse(TIMEOUT, unquoted).is_ok() {
+        format!(
+            "`#[graceful_main]` takes `key = value` arguments: write `timeout = \"{unquoted}\"`"
+        )
+    } else {
+        "`#[graceful_main]` takes `key = value` arguments, such as `timeout = \"15s\"`".to_owned()
+    }
+}
+
+/// The tokens of one value: up to the next top-level comma.
+fn up_to_comma(input: syn::parse::ParseStream<'_>) -> syn::Result<TokenStream> {
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(syn::Token![,]) {
+        tokens.extend([input.parse::<TokenTree>()?]);
+    }
+    Ok(tokens)
+}
+
+/// Splits a token stream at its top-level commas.
+fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
+    let mut pieces = vec![TokenStream::new()];
+    for tree in tokens {
+        match &tree {
+            TokenTree::Punct(punct) if punct.as_char() == ',' => pieces.push(TokenStream::new()),
+            _ => pieces.last_mut().expect("never empty").extend([tree]),
+        }
+    }
+    pieces.retain(|piece| !piece.is_empty());
+    pieces
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        TIMEOUT => "timeout = \"15s\"",
+        SIGNALS => "signals = [SIGTERM, SIGINT]",
+        FLAVOR => "flavor = \"multi_thread\"",
+        _ => "worker_threads = 4",
+    }
 }
 
 fn unknown_key(name: &str) -> String {
@@ -117,29 +214,6 @@ fn path_text(path: &syn::Path) -> String {
         .map(|segment| segment.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
-}
-
-/// The value after `key =`, or `None` (with an error) when there is none.
-fn value_of(
-    meta: &ParseNestedMeta<'_>,
-    key: &Ident,
-    errors: &mut Errors,
-) -> syn::Result<Option<Expr>> {
-    let example = match key.to_string().as_str() {
-        TIMEOUT => "timeout = \"15s\"",
-        SIGNALS => "signals = [SIGTERM, SIGINT]",
-        FLAVOR => "flavor = \"multi_thread\"",
-        _ => "worker_threads = 4",
-    };
-    if meta.input.peek(syn::Token![=]) {
-        return meta.value()?.parse().map(Some);
-    }
-    errors.at(
-        key.span(),
-        format!("`{key}` needs a value: write `{example}`"),
-    );
-    skip_value(meta)?;
-    Ok(None)
 }
 
 /// Consumes whatever follows an unusable key up to the next comma.
@@ -170,18 +244,21 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
             lit: Lit::Int(number),
             ..
         }) => {
+            // `15s` without quotes lexes as the integer 15 with suffix `s`.
+            let written = if number.suffix().is_empty() {
+                format!("{}s", number.base10_digits())
+            } else {
+                number.to_string()
+            };
             errors.at(
                 number.span(),
-                format!(
-                    "`timeout` is a string with a unit: write `timeout = \"{}s\"`",
-                    number.base10_digits()
-                ),
+                format!("`timeout` is a string with a unit: write `timeout = \"{written}\"`"),
             );
             None
         }
         other => {
-            errors.at(
-                other.span(),
+            errors.spanned(
+                other,
                 "`timeout` is a duration string: write `timeout = \"15s\"` (or \"500ms\", \"1m30s\")",
             );
             None
@@ -189,18 +266,28 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
     }
 }
 
-fn signals(value: &Expr, errors: &mut Errors) -> Option<Vec<(&'static str, Span)>> {
-    let Expr::Array(array) = value else {
-        let hint = match value {
-            Expr::Path(path) => format!("signals = [{}]", path_text(&path.path)),
-            _ => "signals = [SIGTERM, SIGINT]".to_owned(),
-        };
-        errors.at(value.span(), format!("`signals` is a list: write `{hint}`"));
-        return None;
+/// `signals = [SIGTERM, SIGINT]`, read token by token so that a missing
+/// comma or a `Signal::Terminate` path gets a message of its own.
+fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<(&'static str, Span)>> {
+    let mut trees = value.clone().into_iter();
+    let list = match (trees.next(), trees.next()) {
+        (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => group,
+        _ => {
+            let hint = match syn::parse2::<syn::Path>(value.clone()) {
+                Ok(path) => format!("signals = [{}]", path_text(&path)),
+                Err(_) => "signals = [SIGTERM, SIGINT]".to_owned(),
+            };
+            errors.spanned(
+                &value,
+                format!("`signals` is a list in brackets: write `{hint}`"),
+            );
+            return None;
+        }
     };
-    if array.elems.is_empty() {
+    let elements = split_commas(list.stream());
+    if elements.is_empty() {
         errors.at(
-            array.span(),
+            list.span(),
             "`signals` is empty, so nothing could start the shutdown: list at least one signal, \
              or remove `signals` for the default `[SIGTERM, SIGINT]`",
         );
@@ -208,21 +295,18 @@ fn signals(value: &Expr, errors: &mut Errors) -> Option<Vec<(&'static str, Span)
     }
     let mut listed: Vec<(&'static str, Span)> = Vec::new();
     let mut ok = true;
-    for element in &array.elems {
-        match signal(element) {
+    for element in elements {
+        match signal(&element) {
             Ok((variant, name)) => {
                 if listed.iter().any(|(seen, _)| *seen == variant) {
-                    errors.at(
-                        element.span(),
-                        format!("`{name}` is listed twice: keep one"),
-                    );
+                    errors.spanned(&element, format!("`{name}` is listed twice: keep one"));
                     ok = false;
                 } else {
                     listed.push((variant, element.span()));
                 }
             }
             Err(message) => {
-                errors.at(element.span(), message);
+                errors.spanned(&element, message);
                 ok = false;
             }
         }
@@ -231,24 +315,45 @@ fn signals(value: &Expr, errors: &mut Errors) -> Option<Vec<(&'static str, Span)
 }
 
 /// One element of `signals = [...]`: its `Signal` variant and its name.
-fn signal(element: &Expr) -> Result<(&'static str, &'static str), String> {
+fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String> {
     let names = SIGNAL_NAMES
         .iter()
         .map(|(name, _)| *name)
         .collect::<Vec<_>>();
     let valid = names.join(", ");
-    let written = match element {
-        Expr::Path(path) if path.path.get_ident().is_some() => path_text(&path.path),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => {
+    let trees: Vec<TokenTree> = element.clone().into_iter().collect();
+    let written = match trees.as_slice() {
+        [TokenTree::Ident(ident)] => ident.to_string(),
+        [TokenTree::Literal(literal)] => {
+            let text = literal.to_string();
             return Err(format!(
                 "write the signal without quotes: `{}`",
-                text.value()
+                text.trim_matches('"')
             ));
         }
-        _ => return Err(format!("expected a signal name, one of {valid}")),
+        [TokenTree::Ident(first), TokenTree::Ident(second), ..] => {
+            return Err(format!(
+                "separate the signals with commas: `{first}, {second}`"
+            ));
+        }
+        _ => {
+            if let Ok(path) = syn::parse2::<syn::Path>(element.clone()) {
+                let last = path
+                    .segments
+                    .last()
+                    .map(|segment| segment.ident.to_string());
+                if let Some((name, _)) = SIGNAL_NAMES
+                    .iter()
+                    .find(|(_, variant)| Some(*variant) == last.as_deref())
+                {
+                    return Err(format!(
+                        "write the signal's name, `{name}`, not `{}`",
+                        path_text(&path)
+                    ));
+                }
+            }
+            return Err(format!("expected a signal name, one of {valid}"));
+        }
     };
     if let Some((name, variant)) = SIGNAL_NAMES.iter().find(|(name, _)| *name == written) {
         return Ok((variant, name));
@@ -280,18 +385,28 @@ fn flavor(value: &Expr, errors: &mut Errors) -> Option<Flavor> {
             lit: Lit::Str(text),
             ..
         }) => match text.value().as_str() {
-            "multi_thread" => Some(Flavor::MultiThread),
-            "current_thread" => Some(Flavor::CurrentThread),
+            MULTI_THREAD => Some(Flavor::MultiThread),
+            CURRENT_THREAD => Some(Flavor::CurrentThread),
             other => {
-                errors.at(
-                    text.span(),
-                    format!("unknown runtime flavor {other:?}: {EXPECTED}"),
-                );
+                let message = match suggest::closest(other, &[MULTI_THREAD, CURRENT_THREAD]) {
+                    Some(close) => format!(
+                        "unknown runtime flavor {other:?}: did you mean \"{close}\"? {EXPECTED}"
+                    ),
+                    None => format!("unknown runtime flavor {other:?}: {EXPECTED}"),
+                };
+                errors.at(text.span(), message);
                 None
             }
         },
         other => {
-            errors.at(other.span(), format!("`flavor` is a string: {EXPECTED}"));
+            let hint = match other {
+                Expr::Path(path) => format!(
+                    "write it in quotes: `flavor = \"{}\"`",
+                    path_text(&path.path)
+                ),
+                _ => EXPECTED.to_owned(),
+            };
+            errors.spanned(other, format!("`flavor` is a string: {hint}"));
             None
         }
     }
@@ -304,7 +419,10 @@ fn worker_threads(value: &Expr, errors: &mut Errors) -> Option<usize> {
             ..
         }) => match number.base10_parse::<usize>() {
             Ok(0) => {
-                errors.at(number.span(), "`worker_threads` must be at least 1");
+                errors.at(
+                    number.span(),
+                    "`worker_threads` must be at least 1: write a number of threads, or remove it for one per core",
+                );
                 None
             }
             Ok(threads) => Some(threads),
@@ -314,9 +432,9 @@ fn worker_threads(value: &Expr, errors: &mut Errors) -> Option<usize> {
             }
         },
         other => {
-            errors.at(
-                other.span(),
-                "`worker_threads` is a positive number: write `worker_threads = 4`",
+            errors.spanned(
+                other.to_token_stream(),
+                "`worker_threads` is a positive number: write `worker_threads = 4`, or remove it for one per core",
             );
             None
         }

@@ -1,6 +1,6 @@
 //! Writes the code of a checked `#[graceful_main]`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, ReturnType};
@@ -52,27 +52,22 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
         None => quote! { ::core::option::Option::None },
     };
     let takes_shutdown = signature.shutdown.is_some();
-    let call = match signature.shutdown {
-        // The argument carries the span of the user's type, so a wrong type
-        // is reported there: "expected `u32`, found `Shutdown`".
-        Some((_, ty)) => {
-            let argument = quote_spanned! {ty.span()=> __graceful_shutdown };
-            quote! { __graceful_main(#argument) }
-        }
-        None => quote! { __graceful_main() },
+    // What main returned, converted for the cleanup by a call that carries
+    // the span of the return type: an unsupported type is reported there.
+    let (span, convert) = match output {
+        ReturnType::Default => (Span::call_site(), quote! { into_state }),
+        ReturnType::Type(_, ty) if is_result(ty) => (ty.span(), quote! { result_into_state }),
+        ReturnType::Type(_, ty) => (ty.span(), quote! { into_state }),
     };
-    let output_check = match output {
-        ReturnType::Default => quote! {},
-        ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
-            const _: () = ::graceful_rt::__private::assert_main_output::<#ty>();
-        },
+    let argument = signature.shutdown.map(|_| quote! { __graceful_shutdown });
+    let convert = quote_spanned! {span=>
+        ::graceful_rt::__private::#convert(__graceful_main(#argument).await)
     };
 
     quote! {
         #(#attrs)*
         #vis fn #name() {
             async fn __graceful_main(#inputs) #output #block
-            #output_check
             ::graceful_rt::__private::run(
                 ::graceful_rt::__private::MainConfig {
                     timeout: ::core::time::Duration::new(#secs, #nanos),
@@ -81,14 +76,32 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
                     worker_threads: #worker_threads,
                     main_takes_shutdown: #takes_shutdown,
                 },
-                |__graceful_shutdown: ::graceful_rt::Shutdown| #call,
+                |__graceful_shutdown: ::graceful_rt::Shutdown| async move { #convert },
             )
         }
     }
 }
 
+/// Whether `ty` is written `Result<S, E>` (any path ending in `Result`
+/// with two type arguments).
+fn is_result(ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(arguments) => {
+            last.ident == "Result" && arguments.args.len() == 2
+        }
+        _ => false,
+    }
+}
+
 /// What stands in for a function that cannot be expanded: the errors say
-/// why, and no second wave of errors follows from a missing `main`.
+/// why, and no second wave of errors follows from a missing `main` or from
+/// imports that only its signature used.
 pub(super) fn stub(function: &ItemFn) -> TokenStream {
     let ItemFn {
         attrs, vis, sig, ..
@@ -102,8 +115,18 @@ pub(super) fn stub(function: &ItemFn) -> TokenStream {
         !matches!(last.as_deref(), Some("main" | "graceful_main"))
     });
     let name = &sig.ident;
+    let types = sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) => match &*typed.ty {
+            syn::Type::Reference(reference) => Some(&*reference.elem),
+            ty => Some(ty),
+        },
+        syn::FnArg::Receiver(_) => None,
+    });
+    let types = types.filter(|ty| matches!(ty, syn::Type::Path(_)));
     quote! {
         #(#attrs)*
-        #vis fn #name() {}
+        #vis fn #name() {
+            let _ = ::core::marker::PhantomData::<(#(#types,)*)>;
+        }
     }
 }

@@ -59,6 +59,7 @@ mod tests {
         assert!(out.contains(":: graceful_rt :: __private :: run"), "{out}");
         assert!(out.contains("Duration :: new (15u64 , 0u32)"), "{out}");
         assert!(out.contains("main_takes_shutdown : true"), "{out}");
+        assert!(out.contains("result_into_state"), "{out}");
         assert!(!out.contains("compile_error"), "{out}");
     }
 

@@ -55,6 +55,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(report.closes().len(), 2);
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be cleaned up: it does not implement `graceful_rt::Cleanup`",
+    label = "`{Self}` does not implement `Cleanup`",
+    note = "derive it, `#[derive(Cleanup)]`, and tag the fields to close with `#[cleanup]`; or implement it by hand"
+)]
 pub trait Cleanup {
     /// Adds this value's closes to `plan`.
     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>);
@@ -67,7 +72,10 @@ pub trait Cleanup {
     ///
     /// Closes with a timeout need tokio's timer (a runtime built with
     /// `enable_time`, as `#[tokio::main]` and `#[tokio::test]` do).
-    fn cleanup(&self) -> impl Future<Output = CleanupReport> + Send + '_ {
+    fn cleanup(&self) -> impl Future<Output = CleanupReport> + Send + '_
+    where
+        Self: Sized,
+    {
         let mut plan = CleanupPlan::new();
         self.plan_cleanup(&mut plan);
         run(plan, None, &())
@@ -75,17 +83,20 @@ pub trait Cleanup {
 }
 
 /// Nothing to close.
+#[diagnostic::do_not_recommend]
 impl Cleanup for () {
     fn plan_cleanup<'a>(&'a self, _plan: &mut CleanupPlan<'a>) {}
 }
 
 /// State shared with handlers is cleaned up through its `Arc`.
+#[diagnostic::do_not_recommend]
 impl<T: Cleanup + ?Sized> Cleanup for Arc<T> {
     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
         (**self).plan_cleanup(plan);
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<T: Cleanup + ?Sized> Cleanup for Box<T> {
     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
         (**self).plan_cleanup(plan);
@@ -93,6 +104,7 @@ impl<T: Cleanup + ?Sized> Cleanup for Box<T> {
 }
 
 /// `None` has nothing to close.
+#[diagnostic::do_not_recommend]
 impl<T: Cleanup> Cleanup for Option<T> {
     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
         if let Some(value) = self {

@@ -1,4 +1,4 @@
-// Rejected today though the docs allow any `S: Cleanup`: main returns `impl Cleanup` (move to pass/ once accepted).
+// main returns `impl Cleanup`: any state type that implements `Cleanup` is accepted.
 use graceful_rt::{graceful_main, Cleanup, CleanupPlan};
 
 struct App;
