@@ -1,4 +1,5 @@
-//! Every mistake a user can make with the macros, and the message they get.
+//! Every mistake a user can make with the macros (`#[graceful_main]`, and
+//! `#[derive(Cleanup)]` in the `cleanup-*` cases), and the message they get.
 //!
 //! - `fail/`: one mistake per file, named for it; the `.stderr` beside it is
 //!   the exact message, reviewed as a new user would read it.

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 /// Parses `text`, the value of the argument `key`, as a strictly positive
-/// duration, or explains what to write instead.
-pub(crate) fn parse(key: &str, text: &str) -> Result<Duration, String> {
+/// duration, or explains what to write instead. `zero` says what a zero
+/// value would do, for the message that rejects it.
+pub(crate) fn parse(key: &str, text: &str, zero: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     const FORMS: &str = "such as \"500ms\", \"15s\" or \"1m30s\"";
     if trimmed.is_empty() {
@@ -21,7 +22,7 @@ pub(crate) fn parse(key: &str, text: &str) -> Result<Duration, String> {
     }
     match humantime::parse_duration(trimmed) {
         Ok(duration) if duration.is_zero() => Err(format!(
-            "`{key}` must be greater than zero: a zero budget ends the process at the first signal; write a duration {FORMS}"
+            "`{key}` must be greater than zero: {zero}; write a duration {FORMS}"
         )),
         Ok(duration) if duration < Duration::from_millis(1) => Err(format!(
             "`{key}` must be at least 1ms, not {text:?}: write a duration {FORMS}"
@@ -42,15 +43,39 @@ pub(crate) fn parse(key: &str, text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a delay: like [`parse`], but zero (`"0s"`, or a bare `"0"`)
+/// is allowed and means none.
+pub(crate) fn parse_delay(key: &str, text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed == "0" || humantime::parse_duration(trimmed).is_ok_and(|delay| delay.is_zero()) {
+        return Ok(Duration::ZERO);
+    }
+    parse(key, text, "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn accepts_what_the_runtime_accepts() {
-        assert_eq!(parse("timeout", "500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse("timeout", "1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse("timeout", "1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            parse("timeout", "500ms", ""),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse("timeout", "1m30s", ""), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse("timeout", "1.5s", ""),
+            Ok(Duration::from_millis(1500))
+        );
+    }
+
+    #[test]
+    fn a_delay_may_be_zero() {
+        assert_eq!(parse_delay("drain_delay", "0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("drain_delay", "0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("drain_delay", "5s"), Ok(Duration::from_secs(5)));
+        assert!(parse_delay("drain_delay", "5").is_err());
     }
 
     #[test]
@@ -65,11 +90,11 @@ mod tests {
             "banana",
             "99999999999999999999h",
         ] {
-            let message = parse("timeout", bad).unwrap_err();
+            let message = parse("timeout", bad, "").unwrap_err();
             assert!(message.contains("write"), "{bad:?}: {message}");
         }
         assert_eq!(
-            parse("timeout", "15").unwrap_err(),
+            parse("timeout", "15", "").unwrap_err(),
             "\"15\" has no unit: write \"15s\" for seconds or \"15ms\" for milliseconds"
         );
     }

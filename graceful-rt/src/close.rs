@@ -32,10 +32,10 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
 /// closes: for blocking work, use `tokio::task::spawn_blocking`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be closed: it does not implement `graceful_rt::Close`",
-    label = "this field is tagged `#[cleanup]`, so it must implement `Close`",
-    note = "three ways out: implement `graceful_rt::Close` for `{Self}`; \
+    label = "`#[cleanup]` closes a value through `graceful_rt::Close`",
+    note = "ways out: implement `graceful_rt::Close` for `{Self}`; \
             or write `#[cleanup(with = path::to::close_fn)]` with an `async fn close_fn(&{Self}) -> Result<(), E>`; \
-            or enable the graceful-rt feature that provides it (`sqlx`, `deadpool-postgres`, `redis`, `async-nats`, `lapin`)"
+            or, if `{Self}` groups resources of its own, `#[derive(Cleanup)]` on it so it closes as a nested group"
 )]
 pub trait Close {
     /// Closes the resource. Errors are recorded in the shutdown report and
@@ -47,6 +47,17 @@ pub trait Close {
     #[doc(hidden)]
     fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
         plan.close(name, self.close())
+    }
+}
+
+/// Closes the borrowed value.
+impl<T: Close + ?Sized> Close for &T {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        (**self).close()
+    }
+
+    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+        (**self).__plan(name, plan)
     }
 }
 
@@ -116,6 +127,7 @@ fn add_elements<'a, T: Close>(slice: &'a [T], plan: &mut CleanupPlan<'a>) {
 }
 
 /// Cancels the token: whatever waits on it stops.
+#[diagnostic::do_not_recommend]
 impl Close for tokio_util::sync::CancellationToken {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         self.cancel();
@@ -125,6 +137,7 @@ impl Close for tokio_util::sync::CancellationToken {
 
 /// Closes the tracker, so it takes no new tasks, and waits until every task
 /// it tracks has finished: a scheduler finishes its current tick.
+#[diagnostic::do_not_recommend]
 impl Close for tokio_util::task::TaskTracker {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         tokio_util::task::TaskTracker::close(self);
@@ -139,6 +152,7 @@ impl Close for tokio_util::task::TaskTracker {
 /// Flushes and shuts down the writer behind the lock: a buffered file
 /// writer (`tokio::io::BufWriter<tokio::fs::File>`) writes out what it holds
 /// and the file is synced to the OS.
+#[diagnostic::do_not_recommend]
 impl<W> Close for tokio::sync::Mutex<W>
 where
     W: tokio::io::AsyncWrite + Unpin + Send,
@@ -154,6 +168,41 @@ where
     }
 }
 
+/// How `#[cleanup(with = path)]` calls `path`: any function that takes the
+/// field by reference and returns a `Send` future of `Result<(), E>`.
+#[diagnostic::on_unimplemented(
+    message = "`with` needs an async fn that takes `&{T}` and returns `Result<(), E>`",
+    label = "this is not an `async fn(&{T}) -> Result<(), E>` (with `E` an error type, `Send + Sync`, and a `Send` future)",
+    note = "write `async fn close_fn(field: &{T}) -> Result<(), E>`, and `#[cleanup(with = close_fn)]`"
+)]
+pub trait CloseWith<'a, T: ?Sized> {
+    /// Plans `self(field)` as the close named `name`.
+    fn plan<'p>(
+        self,
+        name: &str,
+        field: &'a T,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<'a, T, F, Fut, E> CloseWith<'a, T> for F
+where
+    T: ?Sized + 'a,
+    F: FnOnce(&'a T) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'a,
+    E: Into<BoxError>,
+{
+    fn plan<'p>(
+        self,
+        name: &str,
+        field: &'a T,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
+        plan.close(name, self(field))
+    }
+}
+
 /// Runs a plan as one close: `Ok` if every close in it closed, otherwise an
 /// error naming each one that did not.
 pub(crate) fn close_plan(
@@ -164,7 +213,6 @@ pub(crate) fn close_plan(
 }
 
 /// The `Close` of a type that derives `Cleanup`: all its closes, as one.
-/// Called by the derive; not public API.
 pub fn close_cleanup<C: Cleanup + ?Sized>(
     value: &C,
 ) -> impl Future<Output = Result<(), BoxError>> + Send + '_ {

@@ -4,6 +4,7 @@
 //! | variable | effect |
 //! |---|---|
 //! | `GRACEFUL_TIMEOUT` | replaces the attribute's `timeout` (same forms: `"500ms"`, `"15s"`, `"1m30s"`); an invalid value refuses to start with exit code 2 |
+//! | `GRACEFUL_DRAIN_DELAY` | replaces the attribute's `drain_delay` (`"0s"` for none); it must be shorter than the timeout |
 //! | `GRACEFUL_REPORT` | a file path: the shutdown report is written there as JSON |
 
 use std::ffi::OsString;
@@ -16,6 +17,8 @@ use crate::signal::Signal;
 
 /// The variable that overrides the timeout.
 pub(crate) const TIMEOUT_VAR: &str = "GRACEFUL_TIMEOUT";
+/// The variable that overrides the lame duck.
+pub(crate) const DRAIN_DELAY_VAR: &str = "GRACEFUL_DRAIN_DELAY";
 /// The variable naming the JSON report's path.
 pub(crate) const REPORT_VAR: &str = "GRACEFUL_REPORT";
 
@@ -24,6 +27,9 @@ pub(crate) const REPORT_VAR: &str = "GRACEFUL_REPORT";
 pub struct MainConfig {
     /// The shutdown budget, from the first signal to the exit.
     pub timeout: Duration,
+    /// The lame duck: how long servers keep serving after the signal while
+    /// readiness checks fail.
+    pub drain_delay: Duration,
     /// The signals that start the shutdown.
     pub signals: &'static [Signal],
     /// The tokio runtime to build.
@@ -48,8 +54,9 @@ pub enum Flavor {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) timeout: Duration,
-    /// The `GRACEFUL_TIMEOUT` text when it replaced the attribute's timeout.
-    pub(crate) timeout_override: Option<String>,
+    pub(crate) drain_delay: Duration,
+    /// The variables that replaced the attribute's values, as `VAR=value`.
+    pub(crate) overrides: Vec<String>,
     pub(crate) report_path: Option<PathBuf>,
 }
 
@@ -63,6 +70,10 @@ pub(crate) enum ConfigError {
     },
     NotUnicode {
         var: &'static str,
+    },
+    DelayTooLong {
+        drain_delay: Duration,
+        timeout: Duration,
     },
 }
 
@@ -79,6 +90,16 @@ impl fmt::Display for ConfigError {
                 "invalid {var}: it is not valid UTF-8; expected {}. Refusing to start.",
                 duration::ACCEPTED_FORMS
             ),
+            ConfigError::DelayTooLong {
+                drain_delay,
+                timeout,
+            } => write!(
+                f,
+                "the drain delay ({}) must be shorter than the timeout ({}), or nothing is left to drain \
+                 in; shorten {DRAIN_DELAY_VAR} or lengthen {TIMEOUT_VAR}. Refusing to start.",
+                duration::display(*drain_delay),
+                duration::display(*timeout)
+            ),
         }
     }
 }
@@ -89,27 +110,39 @@ impl Settings {
         config: &MainConfig,
         env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, ConfigError> {
-        let (timeout, timeout_override) = match env(TIMEOUT_VAR) {
-            None => (config.timeout, None),
-            Some(raw) => {
+        let mut overrides = Vec::new();
+        let mut duration_var =
+            |var: &'static str, parse: fn(&str) -> Result<Duration, DurationError>| {
+                let Some(raw) = env(var) else {
+                    return Ok(None);
+                };
                 let text = raw
                     .into_string()
-                    .map_err(|_| ConfigError::NotUnicode { var: TIMEOUT_VAR })?;
-                let timeout =
-                    duration::parse(&text).map_err(|reason| ConfigError::InvalidDuration {
-                        var: TIMEOUT_VAR,
-                        value: text.clone(),
-                        reason,
-                    })?;
-                (timeout, Some(text))
-            }
-        };
+                    .map_err(|_| ConfigError::NotUnicode { var })?;
+                let value = parse(&text).map_err(|reason| ConfigError::InvalidDuration {
+                    var,
+                    value: text.clone(),
+                    reason,
+                })?;
+                overrides.push(format!("{var}={text}"));
+                Ok(Some(value))
+            };
+        let timeout = duration_var(TIMEOUT_VAR, duration::parse)?.unwrap_or(config.timeout);
+        let drain_delay =
+            duration_var(DRAIN_DELAY_VAR, duration::parse_delay)?.unwrap_or(config.drain_delay);
+        if drain_delay >= timeout {
+            return Err(ConfigError::DelayTooLong {
+                drain_delay,
+                timeout,
+            });
+        }
         let report_path = env(REPORT_VAR)
             .filter(|path| !path.is_empty())
             .map(PathBuf::from);
         Ok(Settings {
             timeout,
-            timeout_override,
+            drain_delay,
+            overrides,
             report_path,
         })
     }
@@ -121,6 +154,7 @@ mod tests {
 
     const CONFIG: MainConfig = MainConfig {
         timeout: Duration::from_secs(15),
+        drain_delay: Duration::ZERO,
         signals: Signal::DEFAULT,
         flavor: Flavor::MultiThread,
         worker_threads: None,
@@ -139,7 +173,8 @@ mod tests {
     fn the_attribute_applies_without_environment() {
         let settings = Settings::resolve(&CONFIG, env(&[])).unwrap();
         assert_eq!(settings.timeout, Duration::from_secs(15));
-        assert_eq!(settings.timeout_override, None);
+        assert_eq!(settings.drain_delay, Duration::ZERO);
+        assert!(settings.overrides.is_empty());
         assert_eq!(settings.report_path, None);
     }
 
@@ -147,12 +182,30 @@ mod tests {
     fn the_environment_overrides() {
         let vars = [
             ("GRACEFUL_TIMEOUT", "1m30s"),
+            ("GRACEFUL_DRAIN_DELAY", "5s"),
             ("GRACEFUL_REPORT", "/tmp/r.json"),
         ];
         let settings = Settings::resolve(&CONFIG, env(&vars)).unwrap();
         assert_eq!(settings.timeout, Duration::from_secs(90));
-        assert_eq!(settings.timeout_override.as_deref(), Some("1m30s"));
+        assert_eq!(settings.drain_delay, Duration::from_secs(5));
+        assert_eq!(
+            settings.overrides,
+            ["GRACEFUL_TIMEOUT=1m30s", "GRACEFUL_DRAIN_DELAY=5s"]
+        );
         assert_eq!(settings.report_path, Some(PathBuf::from("/tmp/r.json")));
+    }
+
+    #[test]
+    fn the_drain_delay_must_leave_time_to_drain() {
+        let error =
+            Settings::resolve(&CONFIG, env(&[("GRACEFUL_DRAIN_DELAY", "15s")])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the drain delay (15s) must be shorter than the timeout (15s), or nothing is left to drain in; \
+             shorten GRACEFUL_DRAIN_DELAY or lengthen GRACEFUL_TIMEOUT. Refusing to start."
+        );
+        let zero = Settings::resolve(&CONFIG, env(&[("GRACEFUL_DRAIN_DELAY", "0")])).unwrap();
+        assert_eq!(zero.drain_delay, Duration::ZERO);
     }
 
     #[test]

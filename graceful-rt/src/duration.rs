@@ -65,6 +65,18 @@ pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
     }
 }
 
+/// Parses a delay: like [`parse`], but zero (`"0s"`, or a bare `"0"`) is
+/// allowed and means none.
+pub(crate) fn parse_delay(text: &str) -> Result<Duration, DurationError> {
+    match text.trim() {
+        "0" => Ok(Duration::ZERO),
+        _ => match parse(text) {
+            Err(DurationError::Zero) => Ok(Duration::ZERO),
+            other => other,
+        },
+    }
+}
+
 /// Formats a duration compactly for log lines: "850us", "12ms", "1.5s", "15s", "1m30s".
 pub(crate) fn display(duration: Duration) -> Display {
     Display(duration)
@@ -76,6 +88,9 @@ pub(crate) struct Display(Duration);
 impl fmt::Display for Display {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
+        if d.is_zero() {
+            return f.write_str("0s");
+        }
         if d < Duration::from_millis(1) {
             return write!(f, "{}us", d.as_micros());
         }
@@ -141,8 +156,18 @@ mod tests {
     }
 
     #[test]
+    fn a_delay_may_be_zero() {
+        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_delay("-1s"), Err(DurationError::Negative));
+        assert_eq!(parse_delay("5"), Err(DurationError::MissingUnit));
+    }
+
+    #[test]
     fn displays_compactly() {
         let cases = [
+            (Duration::ZERO, "0s"),
             (Duration::from_micros(850), "850us"),
             (Duration::from_micros(1500), "1.5ms"),
             (Duration::from_millis(12), "12ms"),

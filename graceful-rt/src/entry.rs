@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::cleanup::{self, Cleanup, CleanupPlan};
-use crate::config::{Flavor, MainConfig, Settings, TIMEOUT_VAR};
+use crate::config::{Flavor, MainConfig, Settings};
 use crate::duration;
 use crate::exit_code;
 use crate::log;
@@ -38,7 +38,6 @@ pub trait MainOutput {
     fn into_state(self) -> Result<Self::State, String>;
 }
 
-#[diagnostic::do_not_recommend]
 impl<S: Cleanup + 'static> MainOutput for S {
     type State = S;
 
@@ -88,14 +87,20 @@ where
             std::process::exit(exit_code::INVALID_CONFIG);
         }
     };
-    if let Some(text) = &settings.timeout_override {
+    if !settings.overrides.is_empty() {
         log::info!(
-            "{TIMEOUT_VAR}={text} overrides the shutdown timeout of {}",
-            duration::display(config.timeout)
+            "{} overrides the attribute (timeout {}, drain delay {})",
+            settings.overrides.join(", "),
+            duration::display(config.timeout),
+            duration::display(config.drain_delay)
         );
     }
     let machine = Arc::new(PhaseMachine::new(settings.timeout, settings.report_path));
-    let shutdown = Shutdown::with_process(settings.timeout, Some(Arc::clone(&machine)));
+    let shutdown = Shutdown::with_process(
+        settings.timeout,
+        settings.drain_delay,
+        Some(Arc::clone(&machine)),
+    );
     // Before the runtime and before main: from here on a signal is ours.
     if let Err(error) = signal::listen(config.signals, shutdown.clone()) {
         log::error!("cannot install the signal handlers: {error}. Refusing to start.");
@@ -175,7 +180,9 @@ async fn main_then_cleanup<B, F>(
         return;
     }
     machine.cleanup_started(plan.names());
-    let deadline = shutdown.begun().map(|begun| begun.cleanup_deadline());
+    let deadline = shutdown
+        .timeline()
+        .map(|timeline| timeline.cleanup_deadline);
     cleanup::run(plan, deadline, machine).await;
 }
 

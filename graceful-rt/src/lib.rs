@@ -126,6 +126,7 @@ mod phase;
 pub mod report;
 mod shutdown;
 mod signal;
+mod timeline;
 mod watchdog;
 
 pub use cleanup::{
@@ -149,7 +150,7 @@ pub use signal::Signal;
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::close::close_cleanup;
+    pub use crate::close::{CloseWith, close_cleanup};
     pub use crate::config::{Flavor, MainConfig};
     pub use crate::entry::{MainResult, into_state, result_into_state, run};
     pub use crate::signal::Signal;

@@ -12,7 +12,7 @@ use crate::cleanup::{CloseReport, Observer};
 use crate::exit_code;
 use crate::log;
 use crate::report::{self, CloseEntry, Report};
-use crate::shutdown::Begun;
+use crate::timeline::Timeline;
 use crate::watchdog;
 
 pub(crate) struct PhaseMachine {
@@ -23,7 +23,7 @@ pub(crate) struct PhaseMachine {
 
 #[derive(Default)]
 struct State {
-    begun: Option<Begun>,
+    begun: Option<Timeline>,
     main: Main,
     main_ended: Option<Instant>,
     cleanup_started: Option<Instant>,
@@ -73,9 +73,9 @@ impl PhaseMachine {
     }
 
     /// The shutdown has started: arm the deadline.
-    pub(crate) fn shutdown_begun(self: &Arc<Self>, begun: Begun) {
-        self.state().begun = Some(begun);
-        watchdog::arm(Arc::clone(self), begun.deadline);
+    pub(crate) fn shutdown_begun(self: &Arc<Self>, timeline: Timeline) {
+        self.state().begun = Some(timeline);
+        watchdog::arm(Arc::clone(self), timeline.deadline);
     }
 
     pub(crate) fn main_ended(&self, main: Main) {
@@ -200,7 +200,7 @@ impl PhaseMachine {
                     .map(|close| close.name.clone()),
             );
         }
-        let begun_at = state.begun.map(|begun| begun.at);
+        let begun_at = state.begun.map(|timeline| timeline.start);
         let since = |from: Option<Instant>, to: Option<Instant>| {
             from.zip(to)
                 .map(|(from, to)| report::millis(to.saturating_duration_since(from)))

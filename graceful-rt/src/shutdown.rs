@@ -15,6 +15,7 @@ use crate::duration;
 use crate::log;
 use crate::phase::PhaseMachine;
 use crate::signal::Signal;
+use crate::timeline::Timeline;
 
 /// A handle on the process's shutdown: cheap to clone, shared by every part
 /// of the application that has to stop.
@@ -64,31 +65,13 @@ pub struct Shutdown {
 
 struct Inner {
     timeout: Duration,
+    drain_delay: Duration,
     token: CancellationToken,
-    begun: OnceLock<Begun>,
+    begun: OnceLock<Timeline>,
     /// Whether a SIGINT has been received: a second one forces the exit.
     interrupted: AtomicBool,
     /// The process this handle stops; `None` for a [`Shutdown::new`] handle.
     process: Option<Arc<PhaseMachine>>,
-}
-
-/// When and why the shutdown started, and its deadline.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Begun {
-    pub(crate) cause: Cause,
-    pub(crate) at: Instant,
-    pub(crate) deadline: Instant,
-}
-
-impl Begun {
-    /// When the cleanup cuts what is still running: a moment before the
-    /// hard deadline, so the cut is recorded, the report written and the
-    /// process ended by its own hand, on time. The reserve is 2% of the
-    /// budget, at most 100 ms.
-    pub(crate) fn cleanup_deadline(&self) -> Instant {
-        let budget = self.deadline - self.at;
-        self.deadline - (budget / 50).min(Duration::from_millis(100))
-    }
 }
 
 /// What started the shutdown.
@@ -122,13 +105,25 @@ impl Shutdown {
     /// of your own outside `#[graceful_main]`. `timeout` is the budget the
     /// deadline is computed from.
     pub fn new(timeout: Duration) -> Shutdown {
-        Shutdown::with_process(timeout, None)
+        Shutdown::with_process(timeout, Duration::ZERO, None)
     }
 
-    pub(crate) fn with_process(timeout: Duration, process: Option<Arc<PhaseMachine>>) -> Shutdown {
+    /// Like [`new`](Shutdown::new), with a lame duck: for `drain_delay`
+    /// after the shutdown is requested, servers keep serving while
+    /// readiness checks fail, so load balancers stop routing here first.
+    pub fn with_drain_delay(timeout: Duration, drain_delay: Duration) -> Shutdown {
+        Shutdown::with_process(timeout, drain_delay, None)
+    }
+
+    pub(crate) fn with_process(
+        timeout: Duration,
+        drain_delay: Duration,
+        process: Option<Arc<PhaseMachine>>,
+    ) -> Shutdown {
         Shutdown {
             inner: Arc::new(Inner {
                 timeout,
+                drain_delay,
                 token: CancellationToken::new(),
                 begun: OnceLock::new(),
                 interrupted: AtomicBool::new(false),
@@ -171,6 +166,7 @@ impl Shutdown {
                 "shutdown triggered by the application, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
+            self.log_lame_duck();
         } else {
             log::info!(
                 "shutdown triggered again, already shutting down ({})",
@@ -181,7 +177,7 @@ impl Shutdown {
 
     /// What started the shutdown, or `None` while it has not started.
     pub fn cause(&self) -> Option<Cause> {
-        self.inner.begun.get().map(|begun| begun.cause)
+        self.inner.begun.get().map(|timeline| timeline.cause)
     }
 
     /// The total shutdown budget: the `timeout` of `#[graceful_main]`, or the
@@ -194,7 +190,47 @@ impl Shutdown {
     /// has not started. It is the start of the shutdown plus
     /// [`timeout`](Shutdown::timeout).
     pub fn deadline(&self) -> Option<Instant> {
-        self.inner.begun.get().map(|begun| begun.deadline)
+        self.inner.begun.get().map(|timeline| timeline.deadline)
+    }
+
+    /// The lame duck: how long servers keep serving after the shutdown is
+    /// requested, while readiness checks already fail. The `drain_delay` of
+    /// `#[graceful_main]`, or the `GRACEFUL_DRAIN_DELAY` that overrides it.
+    pub fn drain_delay(&self) -> Duration {
+        self.inner.drain_delay
+    }
+
+    /// Whether the lame duck is over and servers are draining: they accept
+    /// no new connections and answer new requests with 503.
+    pub fn is_draining(&self) -> bool {
+        // The flag first: one atomic load on the request path until a
+        // shutdown starts.
+        self.is_requested()
+            && self
+                .inner
+                .begun
+                .get()
+                .is_some_and(|timeline| Instant::now() >= timeline.drain_start)
+    }
+
+    /// Resolves when draining starts: once the shutdown is requested and
+    /// the lame duck is over. Cancel-safe.
+    pub async fn draining(&self) {
+        self.requested().await;
+        if let Some(timeline) = self.timeline() {
+            tokio::time::sleep_until(timeline.drain_start.into()).await;
+        }
+    }
+
+    /// The instant by which servers must have drained: connections still
+    /// open then are closed, so the cleanup keeps its reserve (3% of the
+    /// timeout, at most 1 s) before the deadline. `None` while the shutdown
+    /// has not started.
+    pub fn drain_deadline(&self) -> Option<Instant> {
+        self.inner
+            .begun
+            .get()
+            .map(|timeline| timeline.drain_deadline)
     }
 
     /// The time left until the [`deadline`](Shutdown::deadline) (zero once it
@@ -206,24 +242,24 @@ impl Shutdown {
 
     /// Moves the shutdown from running to stopping. Returns whether this call
     /// did it: only the first call does.
-    pub(crate) fn begun(&self) -> Option<Begun> {
+    pub(crate) fn timeline(&self) -> Option<Timeline> {
         self.inner.begun.get().copied()
     }
 
     pub(crate) fn begin(&self, cause: Cause) -> bool {
         let mut first = false;
-        let begun = *self.inner.begun.get_or_init(|| {
+        let timeline = *self.inner.begun.get_or_init(|| {
             first = true;
-            let at = Instant::now();
-            Begun {
+            Timeline::new(
                 cause,
-                at,
-                deadline: at + self.inner.timeout,
-            }
+                Instant::now(),
+                self.inner.timeout,
+                self.inner.drain_delay,
+            )
         });
         if first {
             if let Some(process) = &self.inner.process {
-                process.shutdown_begun(begun);
+                process.shutdown_begun(timeline);
             }
             self.inner.token.cancel();
         }
@@ -240,6 +276,7 @@ impl Shutdown {
                 "received {signal}, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
+            self.log_lame_duck();
         } else if let Some(process) = force {
             log::warning!(
                 "received {signal} again, exiting now without waiting for what is pending"
@@ -249,6 +286,15 @@ impl Shutdown {
             log::info!(
                 "received {signal} again, already shutting down ({})",
                 self.left()
+            );
+        }
+    }
+
+    fn log_lame_duck(&self) {
+        if !self.inner.drain_delay.is_zero() {
+            log::info!(
+                "lame duck for {}: readiness checks fail, requests are still served",
+                duration::display(self.inner.drain_delay)
             );
         }
     }
@@ -268,6 +314,7 @@ impl fmt::Debug for Shutdown {
             .field("requested", &self.is_requested())
             .field("cause", &self.cause())
             .field("timeout", &self.inner.timeout)
+            .field("drain_delay", &self.inner.drain_delay)
             .field("remaining", &self.remaining())
             .finish()
     }

@@ -28,7 +28,7 @@ pub(crate) fn check(input: &DeriveInput, tagged: &[Tagged], errors: &mut Errors)
             errors.at(
                 field.name_span,
                 format!(
-                    "two fields are named `{}` in logs and the report: give one another name, \
+                    "two fields are named `{}` in logs and the report: give one of them another name, \
                      with `#[cleanup(name = \"...\")]`",
                     field.name
                 ),
@@ -46,18 +46,7 @@ pub(crate) fn check(input: &DeriveInput, tagged: &[Tagged], errors: &mut Errors)
                 );
                 known = false;
             } else if !names.contains(&after.as_str()) {
-                let listed = names
-                    .iter()
-                    .map(|name| format!("`{name}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let hint = suggest::closest(after, &names)
-                    .map(|close| format!("did you mean `{close}`? "))
-                    .unwrap_or_default();
-                errors.at(
-                    *span,
-                    format!("`after` names `{after}`, but no `#[cleanup]` field has that name: {hint}the names are {listed}"),
-                );
+                errors.at(*span, unknown_after(after, input, tagged));
                 known = false;
             }
         }
@@ -81,6 +70,45 @@ pub(crate) fn check(input: &DeriveInput, tagged: &[Tagged], errors: &mut Errors)
                 format!("`after` forms a cycle, so none of these could ever start: {path}; remove one of these `after`s"),
             );
         }
+    }
+}
+
+/// Why `after` names no close, and what to write instead.
+fn unknown_after(after: &str, input: &DeriveInput, tagged: &[Tagged]) -> String {
+    let renamed = tagged
+        .iter()
+        .find(|field| matches!(&field.member, syn::Member::Named(ident) if ident == after));
+    if let Some(field) = renamed {
+        return format!(
+            "`{after}` is named `{}` here: write `after = \"{}\"`",
+            field.name, field.name
+        );
+    }
+    let untagged = match &input.data {
+        syn::Data::Struct(data) => data
+            .fields
+            .iter()
+            .any(|field| field.ident.as_ref().is_some_and(|ident| ident == after)),
+        _ => false,
+    };
+    if untagged {
+        return format!(
+            "`{after}` is not tagged `#[cleanup]`, so it is never closed: tag it, or remove it from `after`"
+        );
+    }
+    let names: Vec<&str> = tagged.iter().map(|field| field.name.as_str()).collect();
+    let listed = names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match suggest::closest(after, &names) {
+        Some(close) => format!(
+            "`after` names `{after}`, but no `#[cleanup]` field has that name: did you mean `{close}`? The names are {listed}"
+        ),
+        None => format!(
+            "`after` names `{after}`, but no `#[cleanup]` field has that name: the names are {listed}"
+        ),
     }
 }
 

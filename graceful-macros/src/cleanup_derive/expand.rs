@@ -68,11 +68,14 @@ fn close(field: &Tagged) -> TokenStream {
     let name = &field.name;
     let ty = &field.ty;
     let add = match &field.with {
-        // The call carries the span of the path, so a function of the wrong
-        // shape is reported at `with = ...`.
-        Some(path) => quote_spanned! {path.span()=>
-            ::graceful_rt::CleanupPlan::close(__graceful_plan, #name, #path(&self.#member))
-        },
+        // The path and the field carry the span of the path, so a function
+        // of the wrong shape is reported there, with `CloseWith`'s message.
+        Some(path) => {
+            let member = respan(member, path.span());
+            quote_spanned! {path.span()=>
+                ::graceful_rt::__private::CloseWith::plan(#path, #name, &self.#member, __graceful_plan)
+            }
+        }
         // The call carries the span of the field's type, so a type that is
         // not `Close` is reported there, with Close's on_unimplemented note.
         None => quote_spanned! {ty.span()=>
@@ -88,6 +91,17 @@ fn close(field: &Tagged) -> TokenStream {
         quote! { .after([#(#names),*]) }
     });
     quote! { #add #timeout #after; }
+}
+
+/// `member` with another span.
+fn respan(member: &syn::Member, span: proc_macro2::Span) -> syn::Member {
+    match member {
+        syn::Member::Named(ident) => syn::Member::Named(syn::Ident::new(&ident.to_string(), span)),
+        syn::Member::Unnamed(index) => syn::Member::Unnamed(syn::Index {
+            index: index.index,
+            span,
+        }),
+    }
 }
 
 /// `FieldType: Close` for each tagged field (without `with`) whose type

@@ -18,6 +18,10 @@ const WITH: &str = "with";
 const AFTER: &str = "after";
 const OPTIONS: &[&str] = &[TIMEOUT, NAME, WITH, AFTER];
 
+/// What a zero timeout would do, for the message that rejects it.
+const ZERO_TIMEOUT: &str =
+    "a zero timeout cuts the close before it starts; to skip a field, leave it untagged";
+
 /// A field tagged `#[cleanup]`.
 pub(crate) struct Tagged {
     pub(crate) member: Member,
@@ -35,8 +39,8 @@ pub(crate) struct Tagged {
 pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagged>> {
     for attr in &input.attrs {
         if attr.path().is_ident(ATTRIBUTE) {
-            errors.at(
-                attr.span(),
+            errors.spanned(
+                attr,
                 "`#[cleanup]` goes on the fields to close, not on the struct",
             );
         }
@@ -69,8 +73,8 @@ pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagg
             continue;
         };
         for repeated in attrs {
-            errors.at(
-                repeated.span(),
+            errors.spanned(
+                repeated,
                 "`#[cleanup]` is applied twice to this field: merge the options into one `#[cleanup(...)]`",
             );
         }
@@ -86,13 +90,21 @@ pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagg
             member,
             ty: field.ty.clone(),
             name: default_name,
-            name_span: field.span(),
+            name_span: field
+                .ident
+                .as_ref()
+                .map_or_else(|| field.ty.span(), |ident| ident.span()),
             timeout: None,
             after: Vec::new(),
             with: None,
         };
-        if !matches!(attr.meta, syn::Meta::Path(_)) {
-            options(attr, &mut field_tag, errors);
+        match &attr.meta {
+            syn::Meta::Path(_) => {}
+            syn::Meta::List(_) => options(attr, &mut field_tag, errors),
+            syn::Meta::NameValue(meta) => errors.spanned(
+                meta,
+                "`#[cleanup]` takes its options in parentheses: write `#[cleanup(name = \"db\")]`",
+            ),
         }
         tagged.push(field_tag);
     }
@@ -170,6 +182,14 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     Ok(())
 }
 
+fn path_text(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
 fn string(value: &Expr) -> Option<&syn::LitStr> {
     match value {
         Expr::Lit(ExprLit {
@@ -185,7 +205,7 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
         Expr::Lit(ExprLit {
             lit: Lit::Str(text),
             ..
-        }) => match duration::parse(TIMEOUT, &text.value()) {
+        }) => match duration::parse(TIMEOUT, &text.value(), ZERO_TIMEOUT) {
             Ok(timeout) => Some(timeout),
             Err(message) => {
                 errors.at(text.span(), message);
@@ -196,18 +216,21 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
             lit: Lit::Int(number),
             ..
         }) => {
+            // `2s` without quotes lexes as the integer 2 with suffix `s`.
+            let written = if number.suffix().is_empty() {
+                format!("{}s", number.base10_digits())
+            } else {
+                number.to_string()
+            };
             errors.at(
                 number.span(),
-                format!(
-                    "`timeout` is a string with a unit: write `timeout = \"{}s\"`",
-                    number.base10_digits()
-                ),
+                format!("`timeout` is a string with a unit: write `timeout = \"{written}\"`"),
             );
             None
         }
         other => {
-            errors.at(
-                other.span(),
+            errors.spanned(
+                other,
                 "`timeout` is a duration string: write `timeout = \"2s\"` (or \"500ms\", \"1m\")",
             );
             None
@@ -217,7 +240,7 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
 
 fn name(value: &Expr, field: &mut Tagged, errors: &mut Errors) {
     let Some(text) = string(value) else {
-        errors.at(value.span(), "`name` is a string: write `name = \"db\"`");
+        errors.spanned(value, "`name` is a string: write `name = \"db\"`");
         return;
     };
     let name = text.value();
@@ -253,9 +276,28 @@ fn with(value: &Expr, errors: &mut Errors) -> Option<syn::Path> {
             );
             None
         }
+        Expr::Call(call) => {
+            let hint = match &*call.func {
+                Expr::Path(path) => format!("write `with = {}`", path_text(&path.path)),
+                _ => "write `with = close_fn`".to_owned(),
+            };
+            errors.spanned(
+                call,
+                format!("`with` takes the function's path, not a call: {hint}; it is called with `&field`"),
+            );
+            None
+        }
+        Expr::Closure(closure) => {
+            errors.spanned(
+                closure,
+                "`with` takes the path of a function, not a closure: move the body into \
+                 `async fn close_fn(field: &FieldType) -> Result<(), E>` and write `with = close_fn`",
+            );
+            None
+        }
         other => {
-            errors.at(
-                other.span(),
+            errors.spanned(
+                other,
                 "`with` takes the path of an async fn that closes the field, such as `with = flush_metrics`, \
                  where `async fn flush_metrics(field: &FieldType) -> Result<(), E>`",
             );
@@ -268,8 +310,8 @@ fn after(value: &Expr, errors: &mut Errors) -> Vec<(String, Span)> {
     let elements: Vec<&Expr> = match value {
         Expr::Array(array) => {
             if array.elems.is_empty() {
-                errors.at(
-                    array.span(),
+                errors.spanned(
+                    array,
                     "`after` is empty: name at least one field, or remove `after`",
                 );
             }
@@ -277,12 +319,15 @@ fn after(value: &Expr, errors: &mut Errors) -> Vec<(String, Span)> {
         }
         other => vec![other],
     };
-    let mut names = Vec::new();
+    let mut names: Vec<(String, Span)> = Vec::new();
     for element in elements {
         match string(element) {
+            Some(text) if names.iter().any(|(seen, _)| *seen == text.value()) => {
+                errors.at(text.span(), format!("`{}` is listed twice in `after`: keep one", text.value()));
+            }
             Some(text) => names.push((text.value(), text.span())),
-            None => errors.at(
-                element.span(),
+            None => errors.spanned(
+                element,
                 "`after` names fields as strings: write `after = \"db\"` or `after = [\"db\", \"cache\"]`",
             ),
         }

@@ -52,7 +52,10 @@ mod tests {
         );
         assert!(out.contains("\"db\""), "{out}");
         assert!(out.contains("\"jobs\""), "{out}");
-        assert!(out.contains("flush (& self . metrics)"), "{out}");
+        assert!(
+            out.contains("CloseWith :: plan (flush , \"metrics\" , & self . metrics"),
+            "{out}"
+        );
         assert!(!out.contains("config"), "{out}");
         assert!(!out.contains("compile_error"), "{out}");
     }

@@ -17,7 +17,15 @@ const TIMEOUT: &str = "timeout";
 const SIGNALS: &str = "signals";
 const FLAVOR: &str = "flavor";
 const WORKER_THREADS: &str = "worker_threads";
-const KEYS: &[&str] = &[TIMEOUT, SIGNALS, FLAVOR, WORKER_THREADS];
+const DRAIN_DELAY: &str = "drain_delay";
+const KEYS: &[&str] = &[TIMEOUT, DRAIN_DELAY, SIGNALS, FLAVOR, WORKER_THREADS];
+
+/// The timeout when the attribute gives none: what Docker waits between
+/// SIGTERM and SIGKILL. Documented in graceful-rt's crate docs.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a zero timeout would do, for the message that rejects it.
+const ZERO_BUDGET: &str = "a zero budget ends the process at the first signal";
 
 const MULTI_THREAD: &str = "multi_thread";
 const CURRENT_THREAD: &str = "current_thread";
@@ -36,6 +44,7 @@ const SIGNAL_NAMES: &[(&str, &str)] = &[
 #[derive(Default)]
 pub(crate) struct MainArgs {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) drain_delay: Option<Duration>,
     /// Variant names of `graceful_rt::Signal`, with the span they were written at.
     pub(crate) signals: Option<Vec<(&'static str, Span)>>,
     pub(crate) flavor: Option<Flavor>,
@@ -54,6 +63,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
     let mut args = MainArgs::default();
     let mut seen: Vec<String> = Vec::new();
     let mut worker_threads_key = None;
+    let mut drain_delay_literal = None;
     let tokens = well_formed(tokens, errors);
     let parser = syn::meta::parser(|meta| {
         let Some(key) = meta.path.get_ident().cloned() else {
@@ -81,6 +91,11 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
         seen.push(name.clone());
         match name.as_str() {
             TIMEOUT => args.timeout = timeout(&input.parse()?, errors),
+            DRAIN_DELAY => {
+                let value: Expr = input.parse()?;
+                args.drain_delay = drain_delay(&value, errors);
+                drain_delay_literal = Some(value);
+            }
             SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
             FLAVOR => args.flavor = flavor(&input.parse()?, errors),
             _ => {
@@ -92,6 +107,20 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
     });
     if let Err(error) = parser.parse2(tokens) {
         errors.push(error);
+    }
+    if let (Some(delay), Some(literal)) = (args.drain_delay, &drain_delay_literal) {
+        let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if delay >= timeout {
+            errors.spanned(
+                literal,
+                format!(
+                    "`drain_delay` must be shorter than the timeout ({}), or nothing is left to drain in: \
+                     shorten it, or lengthen `timeout`",
+                    display(timeout)
+                ),
+            );
+            args.drain_delay = None;
+        }
     }
     if args.flavor == Some(Flavor::CurrentThread) {
         if let Some(key) = worker_threads_key {
@@ -152,7 +181,7 @@ fn well_formed(tokens: TokenStream, errors: &mut Errors) -> TokenStream {
 fn key_value_hint(argument: &TokenStream) -> String {
     let text = argument.to_string();
     let unquoted = text.trim_matches('"');
-    if duration::parse(TIMEOUT, unquoted).is_ok() {
+    if duration::parse(TIMEOUT, unquoted, "").is_ok() {
         format!(
             "`#[graceful_main]` takes `key = value` arguments: write `timeout = \"{unquoted}\"`"
         )
@@ -186,6 +215,7 @@ fn split_commas(tokens: TokenStream) -> Vec<TokenStream> {
 fn example(key: &str) -> &'static str {
     match key {
         TIMEOUT => "timeout = \"15s\"",
+        DRAIN_DELAY => "drain_delay = \"5s\"",
         SIGNALS => "signals = [SIGTERM, SIGINT]",
         FLAVOR => "flavor = \"multi_thread\"",
         _ => "worker_threads = 4",
@@ -233,7 +263,7 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
         Expr::Lit(ExprLit {
             lit: Lit::Str(text),
             ..
-        }) => match duration::parse(TIMEOUT, &text.value()) {
+        }) => match duration::parse(TIMEOUT, &text.value(), ZERO_BUDGET) {
             Ok(duration) => Some(duration),
             Err(message) => {
                 errors.at(text.span(), message);
@@ -263,6 +293,39 @@ fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
             );
             None
         }
+    }
+}
+
+/// `drain_delay = "5s"`: like a timeout, but zero is allowed (no lame duck).
+fn drain_delay(value: &Expr, errors: &mut Errors) -> Option<Duration> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match duration::parse_delay(DRAIN_DELAY, &text.value()) {
+            Ok(delay) => Some(delay),
+            Err(message) => {
+                errors.at(text.span(), message);
+                None
+            }
+        },
+        other => {
+            errors.spanned(
+                other,
+                "`drain_delay` is a duration string: write `drain_delay = \"5s\"`",
+            );
+            None
+        }
+    }
+}
+
+/// "15s", "1.5s": for messages.
+fn display(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
     }
 }
 

@@ -5,12 +5,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, ReturnType};
 
-use super::args::{Flavor, MainArgs};
+use super::args::{DEFAULT_TIMEOUT, Flavor, MainArgs};
 use super::signature::Signature;
-
-/// The timeout when the attribute gives none: what Docker waits between
-/// SIGTERM and SIGKILL. Documented in graceful-rt's crate docs.
-const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// `fn main() { async fn __graceful_main(..) -> .. { body } run(config, ..) }`.
 ///
@@ -29,10 +25,10 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
     let inputs = &sig.inputs;
     let output = &sig.output;
 
-    let timeout = args
-        .timeout
-        .unwrap_or(std::time::Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let (secs, nanos) = (timeout.as_secs(), timeout.subsec_nanos());
+    let delay = args.drain_delay.unwrap_or_default();
+    let (delay_secs, delay_nanos) = (delay.as_secs(), delay.subsec_nanos());
     let signals = match &args.signals {
         Some(signals) => {
             let variants = signals.iter().map(|(variant, span)| {
@@ -71,6 +67,7 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
             ::graceful_rt::__private::run(
                 ::graceful_rt::__private::MainConfig {
                     timeout: ::core::time::Duration::new(#secs, #nanos),
+                    drain_delay: ::core::time::Duration::new(#delay_secs, #delay_nanos),
                     signals: #signals,
                     flavor: ::graceful_rt::__private::Flavor::#flavor,
                     worker_threads: #worker_threads,

@@ -113,7 +113,9 @@ fn resolve(closes: &[PlannedClose<'_>]) -> (Vec<Vec<usize>>, Vec<Vec<String>>) {
                 .map(|(other, _)| other)
                 .collect();
             if before.is_empty() {
-                my_notes.push(format!("`after` names `{name}`, which is not a close here"));
+                my_notes.push(format!(
+                    "`after` names `{name}`, which planned nothing to close"
+                ));
             }
             mine.extend(before);
         }
@@ -469,7 +471,7 @@ mod tests {
         );
         assert_eq!(
             report.get("c").unwrap().notes(),
-            ["`after` names `nowhere`, which is not a close here"]
+            ["`after` names `nowhere`, which planned nothing to close"]
         );
     }
 

@@ -1,0 +1,18 @@
+// Mistake: sets `timeout` twice on one field.
+use graceful_rt::{BoxError, Cleanup, Close};
+
+struct Db;
+
+impl Close for Db {
+    async fn close(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Cleanup)]
+struct App {
+    #[cleanup(timeout = "2s", timeout = "5s")]
+    db: Db,
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+// Mistake: misspells the `timeout` option.
+use graceful_rt::{BoxError, Cleanup, Close};
+
+struct Db;
+
+impl Close for Db {
+    async fn close(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[derive(Cleanup)]
+struct App {
+    #[cleanup(timout = "2s")]
+    db: Db,
+}
+
+fn main() {}
