@@ -118,6 +118,7 @@ fn the_report_has_the_documented_fields() {
         "drain_ms",
         "cleanup_ms",
         "total_ms",
+        "drain",
         "closes",
         "pending",
     ];
@@ -142,6 +143,7 @@ fn the_report_has_the_documented_fields() {
         "total {total} < {drain} + {cleanup}"
     );
     assert_eq!(report["pending"], serde_json::json!([]));
+    assert!(report["drain"].is_null(), "no HTTP server here");
     let closes = report["closes"].as_array().unwrap();
     assert_eq!(closes.len(), 2);
     for close in closes {

@@ -9,6 +9,7 @@
 //! | 0 | [`CLEAN`] | main returned, every cleanup closed |
 //! | 1 | [`FAILED`] | main returned `Err`, or a cleanup failed, panicked or timed out |
 //! | 2 | [`INVALID_CONFIG`] | refused to start: an invalid `GRACEFUL_*` variable (nothing ran) |
+//! | 3 | [`DRAIN_CUT`] | the drain deadline cut requests or connections still open; the cleanup ran |
 //! | 101 | [`PANICKED`] | main panicked (the code Rust itself uses) |
 //! | 124 | [`DEADLINE`] | forced: the shutdown deadline passed with work still pending |
 //! | 130 | [`INTERRUPTED`] | forced: a second Ctrl-C (SIGINT) asked to stop at once |
@@ -22,6 +23,9 @@ pub const CLEAN: i32 = 0;
 pub const FAILED: i32 = 1;
 /// The process refused to start: a `GRACEFUL_*` environment variable is invalid.
 pub const INVALID_CONFIG: i32 = 2;
+/// The HTTP drain reached its deadline and cut requests or connections
+/// that were still open. Everything else (main, the cleanup) went well.
+pub const DRAIN_CUT: i32 = 3;
 /// Main panicked. The panic message was printed by the panic hook.
 pub const PANICKED: i32 = 101;
 /// The shutdown deadline passed with work still pending; the process was

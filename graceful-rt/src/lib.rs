@@ -121,6 +121,9 @@ mod config;
 mod duration;
 mod entry;
 pub mod exit_code;
+#[cfg(feature = "axum")]
+pub mod http;
+mod integrations;
 mod log;
 mod phase;
 pub mod report;

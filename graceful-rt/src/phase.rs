@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::cleanup::{CloseReport, Observer};
 use crate::exit_code;
 use crate::log;
-use crate::report::{self, CloseEntry, Report};
+use crate::report::{self, CloseEntry, DrainEntry, Report};
 use crate::timeline::Timeline;
 use crate::watchdog;
 
@@ -28,6 +28,8 @@ struct State {
     main_ended: Option<Instant>,
     cleanup_started: Option<Instant>,
     closes: Vec<Close>,
+    /// What the HTTP servers' drains counted, summed.
+    drain: Option<DrainCounts>,
     /// Set once a path to the exit has computed its code.
     exiting: Option<i32>,
 }
@@ -48,6 +50,17 @@ struct Close {
     name: String,
     started: Option<Instant>,
     ended: Option<CloseReport>,
+}
+
+/// What a server's drain counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) struct DrainCounts {
+    pub(crate) in_flight: usize,
+    pub(crate) connections: usize,
+    pub(crate) rejected: usize,
+    pub(crate) requests_cut: usize,
+    pub(crate) connections_cut: usize,
 }
 
 /// Why an exit is forced.
@@ -82,6 +95,18 @@ impl PhaseMachine {
         let mut state = self.state();
         state.main = main;
         state.main_ended = Some(Instant::now());
+    }
+
+    /// A server has drained (or was cut at the drain deadline).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn drained(&self, counts: DrainCounts) {
+        let mut state = self.state();
+        let total = state.drain.get_or_insert_with(DrainCounts::default);
+        total.in_flight += counts.in_flight;
+        total.connections += counts.connections;
+        total.rejected += counts.rejected;
+        total.requests_cut += counts.requests_cut;
+        total.connections_cut += counts.connections_cut;
     }
 
     pub(crate) fn cleanup_started<'n>(&self, names: impl Iterator<Item = &'n str>) {
@@ -145,6 +170,7 @@ impl PhaseMachine {
 
     /// The report of the process as it stands at `now`, with its verdict.
     fn report(&self, state: &State, forced: Option<Forced>, now: Instant) -> Report {
+        let drain_cut = state.drain.is_some_and(|drain| drain.connections_cut > 0);
         let closes_failed = state.closes.iter().any(|close| {
             close
                 .ended
@@ -157,6 +183,7 @@ impl PhaseMachine {
             (None, Main::Panicked) => ("main_panicked", exit_code::PANICKED),
             (None, Main::Error(_)) => ("main_error", exit_code::FAILED),
             (None, _) if closes_failed => ("cleanup_failed", exit_code::FAILED),
+            (None, _) if drain_cut => ("drain_cut", exit_code::DRAIN_CUT),
             (None, _) => ("clean", exit_code::CLEAN),
         };
         let cleanup_start = state.cleanup_started;
@@ -225,6 +252,13 @@ impl PhaseMachine {
             drain_ms: since(begun_at, state.main_ended),
             cleanup_ms: since(cleanup_start, Some(now)),
             total_ms: since(begun_at, Some(now)),
+            drain: state.drain.map(|drain| DrainEntry {
+                in_flight: drain.in_flight,
+                connections: drain.connections,
+                rejected: drain.rejected,
+                requests_cut: drain.requests_cut,
+                connections_cut: drain.connections_cut,
+            }),
             closes,
             pending,
             timeout: self.timeout,

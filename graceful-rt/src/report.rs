@@ -10,7 +10,7 @@
 //! | field | type | meaning |
 //! |---|---|---|
 //! | `schema_version` | number | `1` |
-//! | `outcome` | string | `clean`, `main_error`, `main_panicked`, `cleanup_failed`, `deadline` (forced at the deadline) or `interrupted` (forced by a second SIGINT) |
+//! | `outcome` | string | `clean`, `main_error`, `main_panicked`, `cleanup_failed`, `drain_cut` (the drain deadline cut requests), `deadline` (forced at the deadline) or `interrupted` (forced by a second SIGINT) |
 //! | `exit_code` | number | the process exit code (see [`exit_code`](crate::exit_code)) |
 //! | `cause` | string or null | what started the shutdown: a signal name (`SIGTERM`), `trigger` ([`Shutdown::trigger`](crate::Shutdown::trigger)), `main_returned` (main returned on its own); null if main panicked before any shutdown |
 //! | `timeout_ms` | number | the shutdown budget |
@@ -19,6 +19,7 @@
 //! | `drain_ms` | number or null | from the cause to main's return: the time the server took to drain |
 //! | `cleanup_ms` | number or null | from the start of the cleanup to its end (or to the forced exit) |
 //! | `total_ms` | number or null | from the cause to the exit |
+//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `rejected` (late requests answered 503), `requests_cut` and `connections_cut` (at the drain deadline) |
 //! | `closes` | array | one object per close, in plan order (below) |
 //! | `pending` | array of strings | what was still running at a forced exit: `main` and/or close names; empty otherwise |
 //!
@@ -57,10 +58,21 @@ pub(crate) struct Report {
     pub(crate) drain_ms: Option<f64>,
     pub(crate) cleanup_ms: Option<f64>,
     pub(crate) total_ms: Option<f64>,
+    pub(crate) drain: Option<DrainEntry>,
     pub(crate) closes: Vec<CloseEntry>,
     pub(crate) pending: Vec<String>,
     #[serde(skip)]
     pub(crate) timeout: Duration,
+}
+
+/// What the HTTP servers' drains counted (feature `axum`).
+#[derive(Debug, Serialize)]
+pub(crate) struct DrainEntry {
+    pub(crate) in_flight: usize,
+    pub(crate) connections: usize,
+    pub(crate) rejected: usize,
+    pub(crate) requests_cut: usize,
+    pub(crate) connections_cut: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +144,18 @@ impl Report {
                 line.push(']');
             }
         }
+        if let Some(drain) = &self.drain {
+            if drain.connections_cut > 0 {
+                let _ = write!(
+                    line,
+                    ", drain deadline cut {} requests on {} connections",
+                    drain.requests_cut, drain.connections_cut
+                );
+            }
+            if drain.rejected > 0 {
+                let _ = write!(line, ", {} late requests answered 503", drain.rejected);
+            }
+        }
         if let Some(ms) = self.total_ms {
             let _ = write!(line, ", total {}", display_ms(ms));
         }
@@ -188,6 +212,7 @@ mod tests {
                     notes: vec!["cut at its timeout of 2s".into()],
                 },
             ],
+            drain: None,
             pending: vec![],
             timeout: Duration::from_secs(15),
         }

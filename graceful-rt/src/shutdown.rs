@@ -246,6 +246,12 @@ impl Shutdown {
         self.inner.begun.get().copied()
     }
 
+    /// The process this handle stops, if `#[graceful_main]` made it.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn process(&self) -> Option<&PhaseMachine> {
+        self.inner.process.as_deref()
+    }
+
     pub(crate) fn begin(&self, cause: Cause) -> bool {
         let mut first = false;
         let timeline = *self.inner.begun.get_or_init(|| {

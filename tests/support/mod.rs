@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 pub use nix::sys::signal::Signal;
 
+pub mod http;
+
 /// How long a fixture may take to build and start on a loaded machine.
 const START_BOUND: Duration = Duration::from_secs(120);
 
@@ -164,8 +166,26 @@ impl Process {
 
     /// Waits until the process prints a line containing `needle` on stderr.
     pub fn wait_for_stderr(&mut self, needle: &str, bound: Duration) {
-        let found = wait_for(&self.stderr.lines, |seen| seen.contains(needle), bound);
-        self.fail_unless(found, &format!("a line with {needle:?} on stderr"), bound);
+        self.wait_for_stderr_line(needle, bound);
+    }
+
+    /// Waits until the process prints a line containing `needle` on stderr,
+    /// and returns it.
+    pub fn wait_for_stderr_line(&mut self, needle: &str, bound: Duration) -> String {
+        let mut found = String::new();
+        let result = wait_for(
+            &self.stderr.lines,
+            |seen| {
+                let matched = seen.contains(needle);
+                if matched {
+                    found = seen.to_owned();
+                }
+                matched
+            },
+            bound,
+        );
+        self.fail_unless(result, &format!("a line with {needle:?} on stderr"), bound);
+        found
     }
 
     fn fail_unless(&mut self, found: Result<(), RecvTimeoutError>, what: &str, bound: Duration) {
@@ -235,7 +255,7 @@ impl Process {
 /// Receives lines until one matches, at most `bound`.
 fn wait_for(
     lines: &Receiver<String>,
-    matches: impl Fn(&str) -> bool,
+    mut matches: impl FnMut(&str) -> bool,
     bound: Duration,
 ) -> Result<(), RecvTimeoutError> {
     let until = Instant::now() + bound;
@@ -243,6 +263,38 @@ fn wait_for(
         let line = lines.recv_timeout(until.saturating_duration_since(Instant::now()))?;
         if matches(&line) {
             return Ok(());
+        }
+    }
+}
+
+/// The example service, started on a port of the OS's choosing, with its
+/// database in a fresh directory.
+pub struct Service {
+    pub process: Process,
+    pub address: std::net::SocketAddr,
+    pub database: PathBuf,
+}
+
+impl Service {
+    pub fn start(test: &str, env: &[(&str, &str)]) -> Service {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("service-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let database = dir.join("items.db");
+        let mut all = vec![("PORT", "0"), ("DATABASE_PATH", database.to_str().unwrap())];
+        all.extend_from_slice(env);
+        let mut process = Process::start("service", &all);
+        let line = process.wait_for_stderr_line("listening on ", START_BOUND);
+        let address = line
+            .rsplit(' ')
+            .next()
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Service {
+            process,
+            address,
+            database,
         }
     }
 }

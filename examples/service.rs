@@ -1,0 +1,175 @@
+//! The example service: axum + SQLite, shut down without losing a request.
+//!
+//! ```sh
+//! cargo run --example service          # then press Ctrl-C, or: kill -TERM <pid>
+//! curl localhost:3000/slow?ms=3000 &   # an in-flight request finishes during the drain
+//! ```
+//!
+//! | route | |
+//! |---|---|
+//! | `GET /` | 200 |
+//! | `GET /slow?ms=N` | 200 after N ms |
+//! | `GET /healthz` | 200 while the process runs |
+//! | `GET /readyz` | 200, then 503 from the signal on (lame duck and drain) |
+//! | `POST /items` | inserts a row in a transaction, returns `{"id": N}` |
+//! | `GET /items/count` | `{"count": N}` |
+//! | `GET /ws` | a WebSocket echo that says goodbye (close code 1001) at shutdown |
+//!
+//! `PORT` sets the port (default 3000), `DATABASE_PATH` the SQLite file
+//! (default: `graceful-service/items.db` in the temp directory),
+//! `GRACEFUL_TIMEOUT` and `GRACEFUL_DRAIN_DELAY` the shutdown budget and
+//! lame duck. It prints `listening on 127.0.0.1:PORT` when it accepts.
+
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use graceful_rt::http::Readiness;
+use graceful_rt::{Cleanup, Shutdown, graceful_main};
+use serde::Deserialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// What the service holds, closed after the server has drained.
+#[derive(Cleanup)]
+struct App {
+    /// Closing waits for requests still holding a connection, then
+    /// checkpoints the WAL into the database file.
+    #[cleanup]
+    db: SqlitePool,
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+struct Handlers {
+    db: SqlitePool,
+    shutdown: Shutdown,
+}
+
+#[graceful_main(timeout = "10s")]
+async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Send + Sync>> {
+    let db = open_database().await?;
+    let handlers = Handlers {
+        db: db.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let router = Router::new()
+        .route("/", get(|| async { "hello from graceful\n" }))
+        .route("/slow", get(slow))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route_service("/readyz", Readiness::new(shutdown.clone()))
+        .route("/items", post(create_item))
+        .route("/items/count", get(count_items))
+        .route("/ws", get(websocket))
+        .with_state(handlers);
+
+    let port: u16 = std::env::var("PORT").map_or(Ok(3000), |port| port.parse())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    eprintln!("listening on {}", listener.local_addr()?);
+    graceful_rt::http::serve(listener, router, shutdown).await?;
+    Ok(App { db })
+}
+
+async fn open_database() -> Result<SqlitePool, sqlx::Error> {
+    let path = std::env::var_os("DATABASE_PATH").map_or_else(
+        || {
+            std::env::temp_dir()
+                .join("graceful-service")
+                .join("items.db")
+        },
+        PathBuf::from,
+    );
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let options = SqliteConnectOptions::from_str("sqlite:")?
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    let db = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL)",
+    )
+    .execute(&db)
+    .await?;
+    Ok(db)
+}
+
+#[derive(Deserialize)]
+struct SlowParams {
+    ms: Option<u64>,
+}
+
+async fn slow(Query(params): Query<SlowParams>) -> String {
+    let ms = params.ms.unwrap_or(1000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("slept {ms} ms\n")
+}
+
+async fn create_item(
+    State(handlers): State<Handlers>,
+) -> Result<Json<serde_json::Value>, StatusCode> {
+    let mut transaction = handlers.db.begin().await.map_err(internal)?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO items (created) VALUES (datetime('now')) RETURNING id")
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(internal)?;
+    transaction.commit().await.map_err(internal)?;
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+async fn count_items(
+    State(handlers): State<Handlers>,
+) -> Result<Json<serde_json::Value>, StatusCode> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items")
+        .fetch_one(&handlers.db)
+        .await
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({ "count": count })))
+}
+
+fn internal(error: sqlx::Error) -> StatusCode {
+    eprintln!("database error: {error}");
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+/// A WebSocket echo. At shutdown it says goodbye with close code 1001
+/// ("going away"), so the client reconnects elsewhere; the drain deadline
+/// would cut it otherwise.
+async fn websocket(upgrade: WebSocketUpgrade, State(handlers): State<Handlers>) -> Response {
+    upgrade.on_upgrade(move |socket| echo(socket, handlers.shutdown))
+}
+
+async fn echo(mut socket: WebSocket, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = shutdown.requested() => {
+                let goodbye = CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "server is shutting down".into(),
+                };
+                let _ = socket.send(Message::Close(Some(goodbye))).await;
+                return;
+            }
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    if socket.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

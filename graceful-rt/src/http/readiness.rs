@@ -1,0 +1,82 @@
+//! [`Readiness`]: the endpoint load balancers poll to know whether to route
+//! traffic here.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body::Frame;
+
+use crate::Shutdown;
+
+/// A readiness endpoint: `200 {"status":"ready"}` until the shutdown is
+/// requested, then `503 {"status":"shutting down"}`, through the lame duck
+/// and the drain, so load balancers stop routing here before the server
+/// stops accepting.
+///
+/// A tower service; with axum: `.route_service("/readyz", Readiness::new(shutdown.clone()))`.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    shutdown: Shutdown,
+}
+
+impl Readiness {
+    /// Readiness that fails once `shutdown` is requested.
+    pub fn new(shutdown: Shutdown) -> Readiness {
+        Readiness { shutdown }
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for Readiness {
+    type Response = Response<ReadinessBody>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<ReadinessBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<B>) -> Self::Future {
+        let (status, body) = if self.shutdown.is_requested() {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"shutting down"}"#,
+            )
+        } else {
+            (StatusCode::OK, r#"{"status":"ready"}"#)
+        };
+        let mut response = Response::new(ReadinessBody(Some(Bytes::from_static(body.as_bytes()))));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        ready(Ok(response))
+    }
+}
+
+/// The body of a [`Readiness`] response.
+#[derive(Debug)]
+pub struct ReadinessBody(Option<Bytes>);
+
+impl http_body::Body for ReadinessBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.take().map(|bytes| Ok(Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.as_ref().map_or(0, |bytes| bytes.len() as u64))
+    }
+}

@@ -1,0 +1,129 @@
+//! What a server is doing: its phase (serving, lame duck, draining) and
+//! its counts (in-flight requests, open connections, requests answered
+//! 503), shared by the accept loop, the connections and the layer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+use crate::Shutdown;
+
+/// Live counts of a server's requests and connections, readable while it
+/// runs and drains. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct DrainStats {
+    pub(crate) inner: Arc<ServerState>,
+}
+
+/// The phase of a server, as its requests see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Serving = 0,
+    /// The shutdown was requested: serve, but tell HTTP/1.1 clients to
+    /// reconnect (through the load balancer, which is routing elsewhere).
+    LameDuck = 1,
+    /// The listener is closed: new requests get 503.
+    Draining = 2,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ServerState {
+    /// For a [`DrainLayer`](super::DrainLayer) on its own: the phase is read
+    /// off the shutdown's timeline. For [`serve`](super::serve): `None`, the
+    /// accept loop sets the phase, once the listener is closed.
+    timeline_of: Option<Shutdown>,
+    phase: AtomicU8,
+    /// Notified when the phase changes.
+    phase_changed: Notify,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) connections: AtomicUsize,
+    pub(crate) rejected: AtomicUsize,
+    /// Notified when the last connection closes.
+    all_closed: Notify,
+}
+
+impl DrainStats {
+    /// Requests whose response has not been fully sent yet.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Open connections, upgraded ones (WebSocket) included.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Acquire)
+    }
+
+    /// Requests answered 503 because they arrived after draining began.
+    pub fn rejected(&self) -> usize {
+        self.inner.rejected.load(Ordering::Acquire)
+    }
+}
+
+impl ServerState {
+    /// The state of a server whose phase follows `shutdown`'s timeline.
+    pub(crate) fn following(shutdown: Shutdown) -> ServerState {
+        ServerState {
+            timeline_of: Some(shutdown),
+            ..ServerState::default()
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        if let Some(shutdown) = &self.timeline_of {
+            return if !shutdown.is_requested() {
+                Phase::Serving
+            } else if shutdown.is_draining() {
+                Phase::Draining
+            } else {
+                Phase::LameDuck
+            };
+        }
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Serving,
+            1 => Phase::LameDuck,
+            _ => Phase::Draining,
+        }
+    }
+
+    pub(crate) fn enter(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+        self.phase_changed.notify_waiters();
+    }
+
+    /// Resolves once the server is draining.
+    pub(crate) async fn draining(&self) {
+        loop {
+            let changed = self.phase_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if self.phase() == Phase::Draining {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        if self.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_closed.notify_waiters();
+        }
+    }
+
+    /// Resolves once no connection is open.
+    pub(crate) async fn all_closed(&self) {
+        loop {
+            let closed = self.all_closed.notified();
+            let mut closed = std::pin::pin!(closed);
+            closed.as_mut().enable();
+            if self.connections.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+}
