@@ -154,3 +154,37 @@ fn a_main_without_shutdown_argument_is_stopped_by_the_signal() {
         exit.stderr_text()
     );
 }
+
+#[test]
+fn logs_go_through_tracing_once_the_application_installs_a_subscriber() {
+    let process = Process::start_ready(
+        "fixture-app",
+        &[("FIXTURE_TRACING", "1"), ("FIXTURE_CLOSE_MS", "0")],
+    );
+    process.signal(Signal::SIGTERM);
+    let exit = process.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    let traced: Vec<&String> = exit
+        .stdout
+        .iter()
+        .filter(|line| line.starts_with("traced "))
+        .collect();
+    assert!(
+        traced.contains(
+            &&"traced INFO graceful: received SIGTERM, shutting down (timeout 30s)".to_owned()
+        ),
+        "{traced:?}"
+    );
+    assert!(
+        traced
+            .iter()
+            .any(|line| line.starts_with("traced INFO graceful: shutdown complete")),
+        "{traced:?}"
+    );
+    // Not also on stderr: the subscriber has them.
+    assert!(
+        exit.stderr_lines("graceful:").is_empty(),
+        "{}",
+        exit.stderr_text()
+    );
+}
