@@ -6,6 +6,68 @@
 
 use std::time::Duration;
 
+use syn::{Expr, ExprLit, Lit};
+
+use crate::errors::Errors;
+
+/// Whether an argument may be zero.
+#[derive(Clone, Copy)]
+pub(crate) enum Zero {
+    /// Zero means "none" (a delay).
+    Allowed,
+    /// Rejected; the text says what a zero value would do.
+    Rejected(&'static str),
+}
+
+/// The value of a duration argument, `key = "15s"`: the duration, or
+/// `None` with the mistake reported at its token. `example` is a value to
+/// suggest, such as `"15s"`.
+pub(crate) fn argument(
+    key: &str,
+    example: &str,
+    zero: Zero,
+    value: &Expr,
+    errors: &mut Errors,
+) -> Option<Duration> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
+            let parsed = match zero {
+                Zero::Allowed => parse_delay(key, &text.value()),
+                Zero::Rejected(reason) => parse(key, &text.value(), reason),
+            };
+            parsed
+                .map_err(|message| errors.at(text.span(), message))
+                .ok()
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(number),
+            ..
+        }) => {
+            // `15s` without quotes lexes as the integer 15 with suffix `s`.
+            let written = if number.suffix().is_empty() {
+                format!("{}s", number.base10_digits())
+            } else {
+                number.to_string()
+            };
+            errors.at(
+                number.span(),
+                format!("`{key}` is a string with a unit: write `{key} = \"{written}\"`"),
+            );
+            None
+        }
+        other => {
+            errors.spanned(
+                other,
+                format!("`{key}` is a duration string: write `{key} = \"{example}\"` (or \"500ms\", \"1m30s\")"),
+            );
+            None
+        }
+    }
+}
+
 /// Parses `text`, the value of the argument `key`, as a strictly positive
 /// duration, or explains what to write instead. `zero` says what a zero
 /// value would do, for the message that rejects it.

@@ -38,6 +38,16 @@ impl Signal {
     /// The signals listened for by default: SIGTERM and SIGINT.
     pub const DEFAULT: &'static [Signal] = &[Signal::Terminate, Signal::Interrupt];
 
+    /// Every signal that can start a shutdown.
+    pub const ALL: &'static [Signal] = &[
+        Signal::Terminate,
+        Signal::Interrupt,
+        Signal::Hangup,
+        Signal::Quit,
+        Signal::User1,
+        Signal::User2,
+    ];
+
     /// The conventional name, such as `"SIGTERM"`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -63,15 +73,10 @@ impl Signal {
     }
 
     fn from_number(number: i32) -> Option<Signal> {
-        const ALL: [Signal; 6] = [
-            Signal::Terminate,
-            Signal::Interrupt,
-            Signal::Hangup,
-            Signal::Quit,
-            Signal::User1,
-            Signal::User2,
-        ];
-        ALL.into_iter().find(|signal| signal.number() == number)
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|signal| signal.number() == number)
     }
 }
 
@@ -106,14 +111,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for signal in [
-            Signal::Terminate,
-            Signal::Interrupt,
-            Signal::Hangup,
-            Signal::Quit,
-            Signal::User1,
-            Signal::User2,
-        ] {
+        for &signal in Signal::ALL {
             assert_eq!(Signal::from_number(signal.number()), Some(signal));
         }
         assert_eq!(Signal::from_number(signal_hook::consts::SIGKILL), None);

@@ -7,7 +7,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Member};
 
-use crate::duration;
+use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
 
@@ -136,7 +136,10 @@ fn options(attr: &syn::Attribute, field: &mut Tagged, errors: &mut Errors) {
         }
         seen.push(key.clone());
         match key.as_str() {
-            TIMEOUT => field.timeout = timeout(&value, errors),
+            TIMEOUT => {
+                field.timeout =
+                    duration::argument(TIMEOUT, "2s", Zero::Rejected(ZERO_TIMEOUT), &value, errors);
+            }
             NAME => name(&value, field, errors),
             WITH => field.with = with(&value, errors),
             _ => field.after = after(&value, errors),
@@ -197,44 +200,6 @@ fn string(value: &Expr) -> Option<&syn::LitStr> {
             ..
         }) => Some(text),
         _ => None,
-    }
-}
-
-fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => match duration::parse(TIMEOUT, &text.value(), ZERO_TIMEOUT) {
-            Ok(timeout) => Some(timeout),
-            Err(message) => {
-                errors.at(text.span(), message);
-                None
-            }
-        },
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(number),
-            ..
-        }) => {
-            // `2s` without quotes lexes as the integer 2 with suffix `s`.
-            let written = if number.suffix().is_empty() {
-                format!("{}s", number.base10_digits())
-            } else {
-                number.to_string()
-            };
-            errors.at(
-                number.span(),
-                format!("`timeout` is a string with a unit: write `timeout = \"{written}\"`"),
-            );
-            None
-        }
-        other => {
-            errors.spanned(
-                other,
-                "`timeout` is a duration string: write `timeout = \"2s\"` (or \"500ms\", \"1m\")",
-            );
-            None
-        }
     }
 }
 

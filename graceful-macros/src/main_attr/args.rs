@@ -9,7 +9,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit};
 
-use crate::duration;
+use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
 
@@ -90,10 +90,19 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
         }
         seen.push(name.clone());
         match name.as_str() {
-            TIMEOUT => args.timeout = timeout(&input.parse()?, errors),
+            TIMEOUT => {
+                args.timeout = duration::argument(
+                    TIMEOUT,
+                    "15s",
+                    Zero::Rejected(ZERO_BUDGET),
+                    &input.parse()?,
+                    errors,
+                );
+            }
             DRAIN_DELAY => {
                 let value: Expr = input.parse()?;
-                args.drain_delay = drain_delay(&value, errors);
+                args.drain_delay =
+                    duration::argument(DRAIN_DELAY, "5s", Zero::Allowed, &value, errors);
                 drain_delay_literal = Some(value);
             }
             SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
@@ -256,67 +265,6 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         content.parse::<TokenStream>()?;
     }
     Ok(())
-}
-
-fn timeout(value: &Expr, errors: &mut Errors) -> Option<Duration> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => match duration::parse(TIMEOUT, &text.value(), ZERO_BUDGET) {
-            Ok(duration) => Some(duration),
-            Err(message) => {
-                errors.at(text.span(), message);
-                None
-            }
-        },
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(number),
-            ..
-        }) => {
-            // `15s` without quotes lexes as the integer 15 with suffix `s`.
-            let written = if number.suffix().is_empty() {
-                format!("{}s", number.base10_digits())
-            } else {
-                number.to_string()
-            };
-            errors.at(
-                number.span(),
-                format!("`timeout` is a string with a unit: write `timeout = \"{written}\"`"),
-            );
-            None
-        }
-        other => {
-            errors.spanned(
-                other,
-                "`timeout` is a duration string: write `timeout = \"15s\"` (or \"500ms\", \"1m30s\")",
-            );
-            None
-        }
-    }
-}
-
-/// `drain_delay = "5s"`: like a timeout, but zero is allowed (no lame duck).
-fn drain_delay(value: &Expr, errors: &mut Errors) -> Option<Duration> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(text),
-            ..
-        }) => match duration::parse_delay(DRAIN_DELAY, &text.value()) {
-            Ok(delay) => Some(delay),
-            Err(message) => {
-                errors.at(text.span(), message);
-                None
-            }
-        },
-        other => {
-            errors.spanned(
-                other,
-                "`drain_delay` is a duration string: write `drain_delay = \"5s\"`",
-            );
-            None
-        }
-    }
 }
 
 /// "15s", "1.5s": for messages.
