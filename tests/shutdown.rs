@@ -56,6 +56,31 @@ fn main_returning_err_exits_1_and_prints_the_error() {
 }
 
 #[test]
+fn main_panicking_exits_101_with_a_report() {
+    let report = support::report_path("main-panic");
+    let process = Process::start_ready(
+        "fixture-app",
+        &[
+            ("FIXTURE_MAIN_PANIC", "1"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
+    );
+    process.signal(Signal::SIGTERM);
+    let exit = process.wait_exit(Duration::from_secs(20));
+    assert_eq!(exit.code(), Some(101), "{}", exit.stderr_text());
+    assert_eq!(
+        exit.stderr_lines("main gave up while draining").len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
+    let report = support::read_report(&report);
+    assert_eq!(report["outcome"], "main_panicked");
+    assert_eq!(report["main"], "panicked");
+    assert_eq!(report["cause"], "SIGTERM");
+}
+
+#[test]
 fn a_failed_close_exits_1_and_the_others_still_close() {
     let report = support::report_path("close-fails");
     let process = Process::start_ready(

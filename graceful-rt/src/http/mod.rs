@@ -28,7 +28,12 @@
 //! Long-lived responses (SSE, WebSocket) learn of the shutdown from
 //! [`Shutdown::requested`](crate::Shutdown::requested) and should end
 //! themselves (a WebSocket with close code 1001, "going away"); the drain
-//! deadline is the backstop.
+//! deadline is the backstop. An SSE stream is a response like any other and
+//! is closed with its connection. An upgraded connection (WebSocket) has
+//! left hyper, so the cut reaches it through its socket: its next read or
+//! write fails, and a task waiting to read or write is woken to see that.
+//! A task that holds the socket without using it keeps it until the task
+//! ends or the process exits, after the cleanup.
 
 mod connection;
 mod layer;

@@ -1,0 +1,592 @@
+//! The `axum` feature in process, over real loopback sockets: HTTP/2
+//! draining with GOAWAY, the drain deadline cutting an upgraded connection
+//! and a slow request, `DrainLayer` in a hand-written hyper loop,
+//! `Readiness`, and the live counts of `serve`. The process-level scenarios
+//! (signals, exit codes, the report) are in the workspace's tests/http_drain.rs.
+//!
+//! Every wait is bounded; the bounds are loose enough for a loaded 2-core
+//! machine.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request};
+use axum::http::{self, HeaderMap, StatusCode, Version, header};
+use axum::response::Response;
+use axum::routing::get;
+use graceful_rt::Shutdown;
+use graceful_rt::http::{DrainLayer, DrainStats, Drained, Readiness, serve};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// "At once", on a loaded machine.
+const PROMPT: Duration = Duration::from_millis(500);
+/// How long to wait for anything that should happen, before calling it a hang.
+const ANSWER: Duration = Duration::from_secs(5);
+
+/// `GET /` answers "hello"; `GET /sleep/{ms}` answers "slept" after `ms`.
+fn app() -> Router {
+    Router::new().route("/", get(|| async { "hello" })).route(
+        "/sleep/{ms}",
+        get(|Path(ms): Path<u64>| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            "slept"
+        }),
+    )
+}
+
+/// Awaits `future`, failing the test if it takes longer than `within`.
+async fn bounded<F: Future>(what: &str, within: Duration, future: F) -> F::Output {
+    tokio::time::timeout(within, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {within:?}"))
+}
+
+/// Polls `condition` until it holds, failing the test after `within`.
+async fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
+    let give_up = Instant::now() + within;
+    while !condition() {
+        assert!(Instant::now() < give_up, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A running [`serve`], and when it resolved.
+struct Server {
+    address: SocketAddr,
+    stats: DrainStats,
+    task: JoinHandle<(io::Result<Drained>, Instant)>,
+}
+
+async fn start(router: Router, shutdown: &Shutdown) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let serving = serve(listener, router, shutdown.clone());
+    let stats = serving.stats();
+    let serving = serving.into_future();
+    let task = tokio::spawn(async move {
+        let drained = serving.await;
+        (drained, Instant::now())
+    });
+    Server {
+        address,
+        stats,
+        task,
+    }
+}
+
+impl Server {
+    /// What `serve` resolved with, and when.
+    async fn drained(self, within: Duration) -> (Drained, Instant) {
+        let (drained, at) = bounded("serve to resolve", within, self.task)
+            .await
+            .expect("serve panicked");
+        (drained.expect("serve failed"), at)
+    }
+}
+
+/// A response, read in full.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn closes(&self) -> bool {
+        self.headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+    }
+
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().expect("a text header"))
+    }
+}
+
+async fn read_reply(response: http::Response<hyper::body::Incoming>) -> hyper::Result<Reply> {
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(Reply {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: String::from_utf8(body.to_vec()).expect("a text body"),
+    })
+}
+
+/// One HTTP/1.1 client connection (hyper's), kept alive while the value lives.
+struct Http1 {
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Http1 {
+    async fn connect(address: SocketAddr) -> Http1 {
+        let stream = bounded("connect", ANSWER, TcpStream::connect(address))
+            .await
+            .expect("connect");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        Http1 { sender }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let request = http::Request::get(path)
+            .header(header::HOST, "127.0.0.1")
+            .body(Empty::new())
+            .unwrap();
+        let exchange = async {
+            self.sender.ready().await?;
+            read_reply(self.sender.send_request(request).await?).await
+        };
+        bounded(&format!("GET {path}"), ANSWER, exchange)
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
+}
+
+/// A one-request HTTP/1.1 exchange on a fresh connection.
+async fn get_once(address: SocketAddr, path: &str) -> Reply {
+    Http1::connect(address).await.get(path).await
+}
+
+/// Reads a response head from a raw socket, up to the blank line.
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        assert!(head.len() < 8192, "an endless response head");
+        let byte = stream.read_u8().await.expect("a response head");
+        head.push(byte);
+    }
+    String::from_utf8(head).expect("a text head")
+}
+
+/// Reads a raw socket until the peer closes it: what it received, how it
+/// ended (EOF, or the error), and when.
+async fn read_until_closed(mut stream: TcpStream) -> (Vec<u8>, io::Result<()>, Instant) {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let end = loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) => break Ok(()),
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+            Err(error) => break Err(error),
+        }
+    };
+    (received, end, Instant::now())
+}
+
+fn closed_by_peer(end: &io::Result<()>) -> bool {
+    match end {
+        Ok(()) => true,
+        Err(error) => error.kind() == io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_in_flight_request_completes_without_connection_header_then_goaway_closes() {
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(app(), &shutdown).await;
+    let stream = TcpStream::connect(server.address).await.unwrap();
+    // HTTP/2 with prior knowledge.
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(format!("http://{}/sleep/500", server.address))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    // The sender stays alive: only the server can end this connection.
+    let response = sender.send_request(request);
+    let response = tokio::spawn(async move { read_reply(response.await?).await });
+    wait_until("the request to be in flight", ANSWER, || {
+        server.stats.in_flight() == 1
+    })
+    .await;
+
+    shutdown.trigger();
+    let reply = bounded("the in-flight response", ANSWER, response)
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    let answered = Instant::now();
+    assert_eq!(reply.version, Version::HTTP_2);
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "slept");
+    assert_eq!(
+        reply.headers.get(header::CONNECTION),
+        None,
+        "`connection` is illegal in HTTP/2: {:?}",
+        reply.headers
+    );
+
+    let closed = bounded(
+        "the server to close the HTTP/2 connection (GOAWAY)",
+        ANSWER,
+        connection,
+    )
+    .await
+    .unwrap();
+    let close_after = answered.elapsed();
+    eprintln!("http2: connection closed {close_after:?} after the response");
+    closed.expect("a graceful close, not an error");
+    assert!(
+        close_after < PROMPT,
+        "closed {close_after:?} after the response"
+    );
+    assert!(
+        sender.is_closed(),
+        "the client knows the connection is gone"
+    );
+
+    let (drained, _) = server.drained(ANSWER).await;
+    assert_eq!(drained.in_flight, 1, "{drained:?}");
+    assert_eq!(drained.connections, 1, "{drained:?}");
+    assert_eq!(drained.rejected, 0, "{drained:?}");
+    assert_eq!(drained.requests_cut, 0, "{drained:?}");
+    assert_eq!(drained.connections_cut, 0, "{drained:?}");
+}
+
+/// How the server side of an upgraded connection went.
+#[derive(Debug)]
+enum Upgrade {
+    /// The upgrade completed; the task now reads until the IO fails.
+    Started,
+    /// The read loop ended: bytes read before, and the EOF or the error.
+    Ended(usize, io::Result<()>),
+}
+
+/// `GET /upgrade` switches to protocol "test"; the upgraded IO is then read
+/// until it ends, without a look at the shutdown.
+fn upgrade_route(events: mpsc::UnboundedSender<Upgrade>) -> Router {
+    Router::new().route(
+        "/upgrade",
+        get(move |mut request: Request| async move {
+            let on_upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                let upgraded = match on_upgrade.await {
+                    Ok(upgraded) => upgraded,
+                    Err(error) => {
+                        let _ = events.send(Upgrade::Ended(0, Err(io::Error::other(error))));
+                        return;
+                    }
+                };
+                let _ = events.send(Upgrade::Started);
+                let mut io = TokioIo::new(upgraded);
+                let mut buffer = [0u8; 1024];
+                let mut total = 0;
+                let end = loop {
+                    match io.read(&mut buffer).await {
+                        Ok(0) => break Ok(()),
+                        Ok(read) => total += read,
+                        Err(error) => break Err(error),
+                    }
+                };
+                let _ = events.send(Upgrade::Ended(total, end));
+            });
+            Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header(header::CONNECTION, "upgrade")
+                .header(header::UPGRADE, "test")
+                .body(Body::empty())
+                .unwrap()
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_that_ignores_the_shutdown_is_cut_at_the_drain_deadline() {
+    let (events, mut upgrade) = mpsc::unbounded_channel();
+    let shutdown = Shutdown::new(Duration::from_millis(1000));
+    let server = start(app().merge(upgrade_route(events)), &shutdown).await;
+    let mut client = TcpStream::connect(server.address).await.unwrap();
+    client
+        .write_all(
+            b"GET /upgrade HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+              connection: upgrade\r\nupgrade: test\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let head = bounded("the 101", ANSWER, read_head(&mut client)).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    match bounded("the upgrade", ANSWER, upgrade.recv()).await {
+        Some(Upgrade::Started) => {}
+        other => panic!("the upgrade failed: {other:?}"),
+    }
+    assert_eq!(server.stats.connections(), 1);
+    assert_eq!(server.stats.in_flight(), 0);
+
+    let triggered = Instant::now();
+    shutdown.trigger();
+    let drain_deadline = shutdown.drain_deadline().unwrap();
+    let client = tokio::spawn(read_until_closed(client));
+
+    let (drained, resolved) = server.drained(ANSWER).await;
+    let late = resolved.saturating_duration_since(drain_deadline);
+    eprintln!(
+        "upgrade: drain deadline {:?} after the trigger; serve resolved {late:?} after it; {drained:?}",
+        drain_deadline - triggered
+    );
+    assert!(
+        resolved >= drain_deadline,
+        "serve resolved {:?} before the drain deadline",
+        drain_deadline - resolved
+    );
+    assert!(
+        late < PROMPT,
+        "serve resolved {late:?} after the drain deadline"
+    );
+    assert_eq!(drained.connections, 1, "{drained:?}");
+    assert_eq!(drained.in_flight, 0, "{drained:?}");
+    assert_eq!(drained.connections_cut, 1, "{drained:?}");
+    assert_eq!(drained.requests_cut, 0, "{drained:?}");
+
+    let (received, end, closed) = bounded("the client to see the cut", ANSWER, client)
+        .await
+        .unwrap();
+    let closed_late = closed.saturating_duration_since(drain_deadline);
+    eprintln!("upgrade: client saw {end:?} {closed_late:?} after the drain deadline");
+    assert!(received.is_empty(), "received {received:?}");
+    assert!(closed_by_peer(&end), "{end:?}");
+    assert!(closed >= drain_deadline, "closed before the drain deadline");
+    assert!(
+        closed_late < PROMPT,
+        "closed {closed_late:?} after the drain deadline"
+    );
+
+    match bounded("the upgraded task's read to end", ANSWER, upgrade.recv()).await {
+        Some(Upgrade::Ended(0, Err(error))) => {
+            eprintln!("upgrade: the server-side read ended with {error:?}");
+        }
+        other => panic!("the server-side read should fail at the cut: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_that_outlives_the_drain_deadline_is_cut_without_a_response() {
+    let shutdown = Shutdown::new(Duration::from_millis(1000));
+    let server = start(app(), &shutdown).await;
+    let mut client = TcpStream::connect(server.address).await.unwrap();
+    client
+        .write_all(b"GET /sleep/60000 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    wait_until("the request to be in flight", ANSWER, || {
+        server.stats.in_flight() == 1
+    })
+    .await;
+
+    let stats = server.stats.clone();
+    shutdown.trigger();
+    let drain_deadline = shutdown.drain_deadline().unwrap();
+    let client = tokio::spawn(read_until_closed(client));
+    let (drained, resolved) = server.drained(ANSWER).await;
+    let late = resolved.saturating_duration_since(drain_deadline);
+    eprintln!("slow request: serve resolved {late:?} after the drain deadline; {drained:?}");
+    assert!(
+        resolved >= drain_deadline,
+        "resolved before the drain deadline"
+    );
+    assert!(
+        late < PROMPT,
+        "serve resolved {late:?} after the drain deadline"
+    );
+    assert_eq!(drained.in_flight, 1, "{drained:?}");
+    assert_eq!(drained.connections, 1, "{drained:?}");
+    assert_eq!(drained.requests_cut, 1, "{drained:?}");
+    assert_eq!(drained.connections_cut, 1, "{drained:?}");
+
+    let (received, end, closed) = bounded("the client to see the cut", ANSWER, client)
+        .await
+        .unwrap();
+    eprintln!(
+        "slow request: client saw {end:?} {:?} after the drain deadline",
+        closed.saturating_duration_since(drain_deadline)
+    );
+    assert!(
+        received.is_empty(),
+        "a cut request gets no response: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(closed_by_peer(&end), "{end:?}");
+    assert!(closed >= drain_deadline, "closed before the drain deadline");
+    wait_until("the cut request to be counted out", PROMPT, || {
+        stats.in_flight() == 0 && stats.connections() == 0
+    })
+    .await;
+}
+
+/// A hand-written hyper HTTP/1.1 server for `router`: no draining of its
+/// own, only what the router's layers do. Abort the handle to stop it.
+async fn hand_written_server(router: Router) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (address, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_layer_alone_marks_the_lame_duck_then_answers_503_and_counts() {
+    let drain_delay = Duration::from_millis(300);
+    let shutdown = Shutdown::with_drain_delay(Duration::from_secs(10), drain_delay);
+    let layer = DrainLayer::new(shutdown.clone());
+    let stats = layer.stats();
+    let (address, server) = hand_written_server(app().layer(layer)).await;
+
+    // Before the shutdown: kept alive.
+    let mut client = Http1::connect(address).await;
+    for _ in 0..2 {
+        let reply = client.get("/").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, "hello");
+        assert!(!reply.closes(), "{:?}", reply.headers);
+    }
+
+    // In flight while the slow request runs, not after.
+    let slow = tokio::spawn(get_once(address, "/sleep/1000"));
+    wait_until("the slow request to be counted", ANSWER, || {
+        stats.in_flight() == 1
+    })
+    .await;
+    let reply = bounded("the slow response", ANSWER, slow).await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(stats.in_flight(), 0);
+    assert_eq!(stats.rejected(), 0);
+
+    // The lame duck: still served, but told to reconnect.
+    let triggered = Instant::now();
+    shutdown.trigger();
+    let reply = client.get("/").await;
+    let answered = triggered.elapsed();
+    assert!(
+        answered < drain_delay,
+        "the lame-duck check took {answered:?}, longer than the lame duck"
+    );
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "hello");
+    assert!(reply.closes(), "lame duck: {:?}", reply.headers);
+    assert_eq!(stats.rejected(), 0);
+
+    // Draining: 503.
+    bounded("draining to begin", ANSWER, shutdown.draining()).await;
+    assert!(triggered.elapsed() >= drain_delay);
+    let reply = get_once(address, "/").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.closes(), "{:?}", reply.headers);
+    assert_eq!(reply.header(header::RETRY_AFTER), Some("1"));
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    assert_eq!(reply.body, r#"{"error":"server is shutting down"}"#);
+    assert_eq!(stats.rejected(), 1);
+    assert_eq!(stats.in_flight(), 0);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_answers_200_until_the_shutdown_then_503() {
+    let shutdown = Shutdown::with_drain_delay(Duration::from_secs(10), Duration::from_secs(1));
+    let router = app().route_service("/readyz", Readiness::new(shutdown.clone()));
+    let server = start(router, &shutdown).await;
+    let mut client = Http1::connect(server.address).await;
+
+    let ready = client.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.header(header::CONTENT_TYPE), Some("application/json"));
+    assert_eq!(ready.body, r#"{"status":"ready"}"#);
+
+    let triggered = Instant::now();
+    shutdown.trigger();
+    // Within the lame duck: the server still serves, readiness fails.
+    let not_ready = client.get("/readyz").await;
+    let answered = triggered.elapsed();
+    assert!(
+        answered < shutdown.drain_delay(),
+        "the check took {answered:?}, longer than the lame duck"
+    );
+    assert_eq!(not_ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        not_ready.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    assert_eq!(not_ready.body, r#"{"status":"shutting down"}"#);
+
+    let (drained, _) = server.drained(ANSWER).await;
+    assert_eq!(drained.rejected, 0, "{drained:?}");
+    assert_eq!(drained.connections_cut, 0, "{drained:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stats_count_requests_in_flight_and_open_connections() {
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(app(), &shutdown).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(Http1::connect(server.address).await);
+    }
+    wait_until("3 connections to be accepted", ANSWER, || {
+        server.stats.connections() == 3
+    })
+    .await;
+    assert_eq!(server.stats.in_flight(), 0);
+
+    let requests: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let reply = client.get("/sleep/1500").await;
+                (client, reply)
+            })
+        })
+        .collect();
+    wait_until("3 requests in flight", ANSWER, || {
+        server.stats.in_flight() == 3
+    })
+    .await;
+    assert_eq!(server.stats.connections(), 3);
+
+    let mut clients = Vec::new();
+    for request in requests {
+        let (client, reply) = bounded("a slow response", ANSWER, request).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, "slept");
+        assert!(!reply.closes(), "no shutdown yet: {:?}", reply.headers);
+        clients.push(client);
+    }
+    // Counted until the response was sent: done by the time it was received.
+    assert_eq!(server.stats.in_flight(), 0);
+    assert_eq!(server.stats.connections(), 3, "kept alive");
+    assert_eq!(server.stats.rejected(), 0);
+
+    shutdown.trigger();
+    let (drained, _) = server.drained(ANSWER).await;
+    assert_eq!(drained.in_flight, 0, "{drained:?}");
+    assert_eq!(drained.connections, 3, "{drained:?}");
+    assert_eq!(drained.requests_cut, 0, "{drained:?}");
+    assert_eq!(drained.connections_cut, 0, "{drained:?}");
+    drop(clients);
+}
