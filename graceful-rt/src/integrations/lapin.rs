@@ -1,0 +1,33 @@
+//! Feature `lapin`: `Close` for lapin's `Channel` and `Connection`.
+
+use std::future::Future;
+
+use crate::{BoxError, Close};
+
+/// The normal AMQP reply code.
+const REPLY_SUCCESS: u16 = 200;
+
+/// Waits until the broker has confirmed (or returned) every message
+/// published on the channel (with publisher confirms enabled), then closes
+/// the channel with reply code 200. Without confirms, it closes at once.
+impl Close for lapin::Channel {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            self.wait_for_confirms().await?;
+            lapin::Channel::close(self, REPLY_SUCCESS, "OK".into()).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Closes the connection with reply code 200 and waits for the broker's
+/// `Close-Ok`. Close the channels first (`#[cleanup(after = "channel")]`
+/// on the connection), so their confirms arrive before the connection goes.
+impl Close for lapin::Connection {
+    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            lapin::Connection::close(self, REPLY_SUCCESS, "OK".into()).await?;
+            Ok(())
+        }
+    }
+}
