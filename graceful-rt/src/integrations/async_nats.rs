@@ -1,7 +1,5 @@
 //! Feature `async-nats`: `Close` for `async_nats::Client`.
 
-use std::future::Future;
-
 use crate::{BoxError, Close};
 
 /// Flushes, then drains. The flush writes every buffered publish and waits
@@ -12,11 +10,9 @@ use crate::{BoxError, Close};
 /// `TaskTracker` tagged `after` this client), refuses new publishes and
 /// closes the connection.
 impl Close for async_nats::Client {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        async move {
-            self.flush().await?;
-            self.drain().await?;
-            Ok(())
-        }
+    async fn close(&self) -> Result<(), BoxError> {
+        self.flush().await?;
+        self.drain().await?;
+        Ok(())
     }
 }

@@ -1,7 +1,5 @@
 //! Feature `lapin`: `Close` for lapin's `Channel` and `Connection`.
 
-use std::future::Future;
-
 use crate::{BoxError, Close};
 
 /// The normal AMQP reply code.
@@ -11,12 +9,10 @@ const REPLY_SUCCESS: u16 = 200;
 /// published on the channel (with publisher confirms enabled), then closes
 /// the channel with reply code 200. Without confirms, it closes at once.
 impl Close for lapin::Channel {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        async move {
-            self.wait_for_confirms().await?;
-            lapin::Channel::close(self, REPLY_SUCCESS, "OK".into()).await?;
-            Ok(())
-        }
+    async fn close(&self) -> Result<(), BoxError> {
+        self.wait_for_confirms().await?;
+        lapin::Channel::close(self, REPLY_SUCCESS, "OK".into()).await?;
+        Ok(())
     }
 }
 
@@ -24,10 +20,8 @@ impl Close for lapin::Channel {
 /// `Close-Ok`. Close the channels first (`#[cleanup(after = "channel")]`
 /// on the connection), so their confirms arrive before the connection goes.
 impl Close for lapin::Connection {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        async move {
-            lapin::Connection::close(self, REPLY_SUCCESS, "OK".into()).await?;
-            Ok(())
-        }
+    async fn close(&self) -> Result<(), BoxError> {
+        lapin::Connection::close(self, REPLY_SUCCESS, "OK".into()).await?;
+        Ok(())
     }
 }
