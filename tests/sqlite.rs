@@ -27,7 +27,12 @@ fn every_acknowledged_insert_survives_a_shutdown_in_the_middle() {
                 thread::sleep(Duration::from_micros(500 * index as u64));
                 match http::connect(address) {
                     Err(_) => None,
-                    Ok(mut stream) => Some(http::request(&mut stream, "POST", "/items", Duration::from_secs(10))),
+                    Ok(mut stream) => Some(http::request(
+                        &mut stream,
+                        "POST",
+                        "/items",
+                        Duration::from_secs(10),
+                    )),
                 }
             })
         })
@@ -35,7 +40,10 @@ fn every_acknowledged_insert_survives_a_shutdown_in_the_middle() {
     start.wait();
     thread::sleep(Duration::from_millis(50));
     service.process.signal(Signal::SIGTERM);
-    let outcomes: Vec<Option<Outcome>> = writers.into_iter().map(|writer| writer.join().unwrap()).collect();
+    let outcomes: Vec<Option<Outcome>> = writers
+        .into_iter()
+        .map(|writer| writer.join().unwrap())
+        .collect();
     let exit = service.process.wait_exit(Duration::from_secs(20));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
 
@@ -57,20 +65,35 @@ fn every_acknowledged_insert_survives_a_shutdown_in_the_middle() {
         "sqlite: {} acknowledged, {unavailable} answered 503, {refused} refused",
         acknowledged.len()
     );
-    assert!(!acknowledged.is_empty(), "nothing was written before the signal");
+    assert!(
+        !acknowledged.is_empty(),
+        "nothing was written before the signal"
+    );
 
     let wal = service.database.with_extension("db-wal");
     let shm = service.database.with_extension("db-shm");
-    assert!(!wal.exists(), "{} remains: the WAL was not checkpointed", wal.display());
+    assert!(
+        !wal.exists(),
+        "{} remains: the WAL was not checkpointed",
+        wal.display()
+    );
     assert!(!shm.exists(), "{} remains", shm.display());
 
     let stored: BTreeSet<i64> = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let url = format!("sqlite://{}?mode=ro", service.database.display());
-        let db = sqlx::SqlitePool::connect(&url).await.expect("open the database");
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items").fetch_all(&db).await.unwrap();
+        let db = sqlx::SqlitePool::connect(&url)
+            .await
+            .expect("open the database");
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items")
+            .fetch_all(&db)
+            .await
+            .unwrap();
         db.close().await;
         ids.into_iter().collect()
     });
     let missing: Vec<&i64> = acknowledged.difference(&stored).collect();
-    assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
 }
