@@ -159,7 +159,7 @@ async fn main_then_cleanup<B, F>(
     } else {
         until_requested(body(shutdown.clone()), shutdown).await
     };
-    // Main returned on its own: the clock starts now, for the cleanup.
+    // If main returned on its own, the clock starts now, for the cleanup.
     shutdown.begin(Cause::MainReturned);
     let Some(output) = output else {
         machine.main_ended(Main::Cancelled);
