@@ -15,10 +15,11 @@
 //! | `GET /items/count` | `{"count": N}` |
 //! | `GET /ws` | a WebSocket echo that says goodbye (close code 1001) at shutdown |
 //!
-//! `PORT` sets the port (default 3000), `DATABASE_PATH` the SQLite file
+//! `PORT` sets the port (default 3000), `HOST` the address to bind (default
+//! 127.0.0.1; 0.0.0.0 in a container), `DATABASE_PATH` the SQLite file
 //! (default: `graceful-service/items.db` in the temp directory),
 //! `GRACEFUL_TIMEOUT` and `GRACEFUL_DRAIN_DELAY` the shutdown budget and
-//! lame duck. It prints `listening on 127.0.0.1:PORT` when it accepts.
+//! lame duck. It prints `listening on HOST:PORT` when it accepts.
 
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -69,8 +70,11 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
         .with_state(handlers);
 
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |port| port.parse())?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     eprintln!("listening on {}", listener.local_addr()?);
+    // Under systemd (Type=notify), this is READY=1.
+    shutdown.ready();
     graceful_rt::http::serve(listener, router, shutdown).await?;
     Ok(App { db })
 }

@@ -6,6 +6,7 @@
 //! | `GRACEFUL_TIMEOUT` | replaces the attribute's `timeout` (same forms: `"500ms"`, `"15s"`, `"1m30s"`); an invalid value refuses to start with exit code 2 |
 //! | `GRACEFUL_DRAIN_DELAY` | replaces the attribute's `drain_delay` (`"0s"` for none); it must be shorter than the timeout |
 //! | `GRACEFUL_REPORT` | a file path: the shutdown report is written there as JSON |
+//! | `GRACEFUL_SUPERVISOR_BUDGET` | how long the supervisor waits between SIGTERM and SIGKILL (Docker's `--stop-timeout`, Kubernetes' `terminationGracePeriodSeconds` minus any preStop hook); a timeout that does not fit is warned about at startup |
 
 use std::ffi::OsString;
 use std::fmt;
@@ -19,6 +20,8 @@ use crate::signal::Signal;
 pub(crate) const TIMEOUT_VAR: &str = "GRACEFUL_TIMEOUT";
 /// The variable that overrides the lame duck.
 pub(crate) const DRAIN_DELAY_VAR: &str = "GRACEFUL_DRAIN_DELAY";
+/// The variable telling the supervisor's kill budget.
+pub(crate) const SUPERVISOR_BUDGET_VAR: &str = "GRACEFUL_SUPERVISOR_BUDGET";
 /// The variable naming the JSON report's path.
 pub(crate) const REPORT_VAR: &str = "GRACEFUL_REPORT";
 
@@ -57,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) drain_delay: Duration,
     /// The variables that replaced the attribute's values, as `VAR=value`.
     pub(crate) overrides: Vec<String>,
+    /// How long the supervisor waits between SIGTERM and SIGKILL, if told.
+    pub(crate) supervisor_budget: Option<Duration>,
     pub(crate) report_path: Option<PathBuf>,
 }
 
@@ -105,13 +110,31 @@ impl fmt::Display for ConfigError {
 }
 
 impl Settings {
+    /// When the supervisor's kill budget is known and the timeout does not
+    /// fit in it with a second to spare, what to tell the user.
+    pub(crate) fn budget_warning(&self) -> Option<String> {
+        let budget = self.supervisor_budget?;
+        let spare = Duration::from_secs(1).min(budget / 10);
+        if self.timeout + spare <= budget {
+            return None;
+        }
+        Some(format!(
+            "the shutdown timeout ({}) does not fit in the supervisor's kill budget ({}, {SUPERVISOR_BUDGET_VAR}): \
+             the process would be killed (SIGKILL) before its own deadline, without its cleanup or report. \
+             Lower the timeout to {} at most (`timeout` or {TIMEOUT_VAR}), or give the supervisor more time \
+             (`docker run --stop-timeout`, Kubernetes terminationGracePeriodSeconds, systemd TimeoutStopSec)",
+            duration::display(self.timeout),
+            duration::display(budget),
+            duration::display(budget.saturating_sub(spare)),
+        ))
+    }
+
     /// Applies the environment (read through `env`) to `config`.
     pub(crate) fn resolve(
         config: &MainConfig,
         env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, ConfigError> {
-        let mut overrides = Vec::new();
-        let mut duration_var =
+        let duration_var =
             |var: &'static str, parse: fn(&str) -> Result<Duration, DurationError>| {
                 let Some(raw) = env(var) else {
                     return Ok(None);
@@ -119,17 +142,31 @@ impl Settings {
                 let text = raw
                     .into_string()
                     .map_err(|_| ConfigError::NotUnicode { var })?;
-                let value = parse(&text).map_err(|reason| ConfigError::InvalidDuration {
-                    var,
-                    value: text.clone(),
-                    reason,
-                })?;
-                overrides.push(format!("{var}={text}"));
-                Ok(Some(value))
+                match parse(&text) {
+                    Ok(value) => Ok(Some((value, format!("{var}={text}")))),
+                    Err(reason) => Err(ConfigError::InvalidDuration {
+                        var,
+                        value: text,
+                        reason,
+                    }),
+                }
             };
-        let timeout = duration_var(TIMEOUT_VAR, duration::parse)?.unwrap_or(config.timeout);
-        let drain_delay =
-            duration_var(DRAIN_DELAY_VAR, duration::parse_delay)?.unwrap_or(config.drain_delay);
+        let mut overrides = Vec::new();
+        let mut overridden =
+            |attribute: Duration, variable: Option<(Duration, String)>| match variable {
+                Some((value, text)) => {
+                    overrides.push(text);
+                    value
+                }
+                None => attribute,
+            };
+        let timeout = overridden(config.timeout, duration_var(TIMEOUT_VAR, duration::parse)?);
+        let drain_delay = overridden(
+            config.drain_delay,
+            duration_var(DRAIN_DELAY_VAR, duration::parse_delay)?,
+        );
+        let supervisor_budget =
+            duration_var(SUPERVISOR_BUDGET_VAR, duration::parse)?.map(|(budget, _)| budget);
         if drain_delay >= timeout {
             return Err(ConfigError::DelayTooLong {
                 drain_delay,
@@ -143,6 +180,7 @@ impl Settings {
             timeout,
             drain_delay,
             overrides,
+            supervisor_budget,
             report_path,
         })
     }
@@ -193,6 +231,31 @@ mod tests {
             ["GRACEFUL_TIMEOUT=1m30s", "GRACEFUL_DRAIN_DELAY=5s"]
         );
         assert_eq!(settings.report_path, Some(PathBuf::from("/tmp/r.json")));
+    }
+
+    #[test]
+    fn a_timeout_longer_than_the_supervisor_budget_is_warned_about() {
+        let fits =
+            Settings::resolve(&CONFIG, env(&[("GRACEFUL_SUPERVISOR_BUDGET", "30s")])).unwrap();
+        assert_eq!(fits.budget_warning(), None);
+        assert!(fits.overrides.is_empty(), "the budget overrides nothing");
+        let docker =
+            Settings::resolve(&CONFIG, env(&[("GRACEFUL_SUPERVISOR_BUDGET", "10s")])).unwrap();
+        let warning = docker.budget_warning().expect("15s does not fit in 10s");
+        assert!(
+            warning.starts_with(
+                "the shutdown timeout (15s) does not fit in the supervisor's kill budget (10s"
+            ),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("Lower the timeout to 9s at most"),
+            "{warning}"
+        );
+        let tight =
+            Settings::resolve(&CONFIG, env(&[("GRACEFUL_SUPERVISOR_BUDGET", "15s")])).unwrap();
+        assert!(tight.budget_warning().is_some(), "no second to spare");
+        assert!(Settings::resolve(&CONFIG, env(&[("GRACEFUL_SUPERVISOR_BUDGET", "ten")])).is_err());
     }
 
     #[test]

@@ -95,6 +95,9 @@ where
             duration::display(config.drain_delay)
         );
     }
+    if let Some(warning) = settings.budget_warning() {
+        log::warning!("{warning}");
+    }
     let machine = Arc::new(PhaseMachine::new(settings.timeout, settings.report_path));
     let shutdown = Shutdown::with_process(
         settings.timeout,

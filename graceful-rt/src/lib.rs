@@ -52,13 +52,17 @@
 //!
 //! | argument | default | meaning |
 //! |---|---|---|
-//! | `timeout = "15s"` | `"10s"` | the budget from the first signal to the exit (`"500ms"`, `"1m30s"`, `"1.5s"`); `GRACEFUL_TIMEOUT` overrides it |
+//! | `timeout = "15s"` | `"9s"` | the budget from the first signal to the exit (`"500ms"`, `"1m30s"`, `"1.5s"`); `GRACEFUL_TIMEOUT` overrides it |
+//! | `drain_delay = "5s"` | `"0s"` | the lame duck: servers keep serving while readiness fails, before draining; shorter than `timeout`; `GRACEFUL_DRAIN_DELAY` overrides it |
 //! | `signals = [SIGTERM, SIGINT, SIGHUP]` | `[SIGTERM, SIGINT]` | the signals that start the shutdown ([`Signal`]) |
 //! | `flavor = "current_thread"` | `"multi_thread"` | the tokio runtime, as in `#[tokio::main]` |
 //! | `worker_threads = 4` | one per core | worker threads of the `multi_thread` runtime |
 //!
-//! The default timeout, 10 s, is the time Docker gives a container between
-//! SIGTERM and SIGKILL; Kubernetes gives 30 s, systemd 90 s.
+//! The default timeout, 9 s, fits with a second to spare in the 10 s
+//! Docker gives a container between SIGTERM and SIGKILL; Kubernetes gives
+//! 30 s, systemd 90 s. `GRACEFUL_SUPERVISOR_BUDGET` tells the process its
+//! supervisor's budget, and a timeout that does not fit is warned about at
+//! startup.
 //!
 //! # `#[derive(Cleanup)]`
 //!
@@ -113,7 +117,19 @@
 //!
 //! - `GRACEFUL_TIMEOUT`: overrides `timeout`. An invalid value refuses to
 //!   start, before main runs, with exit code 2.
+//! - `GRACEFUL_DRAIN_DELAY`: overrides `drain_delay`.
 //! - `GRACEFUL_REPORT`: where to write the JSON report.
+//! - `GRACEFUL_SUPERVISOR_BUDGET`: how long the supervisor waits between
+//!   SIGTERM and SIGKILL; a timeout that does not fit in it (with a second
+//!   to spare) is warned about at startup, with the fix.
+//!
+//! # Supervisors
+//!
+//! With the `systemd` feature, under a `Type=notify` unit, systemd hears
+//! `READY=1` from [`Shutdown::ready`], `STOPPING=1` at the first signal,
+//! `STATUS=` lines while the servers drain and the cleanup runs, and
+//! `EXTEND_TIMEOUT_USEC` covering the shutdown's own deadline, so
+//! `TimeoutStopSec` never cuts a shutdown short.
 
 mod cleanup;
 mod close;
@@ -129,6 +145,7 @@ mod phase;
 pub mod report;
 mod shutdown;
 mod signal;
+mod systemd;
 mod timeline;
 mod watchdog;
 

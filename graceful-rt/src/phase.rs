@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::cleanup::{CloseReport, Observer};
+use crate::duration;
 use crate::exit_code;
 use crate::log;
 use crate::report::{self, CloseEntry, DrainEntry, Report};
+use crate::systemd::Notifier;
 use crate::timeline::Timeline;
 use crate::watchdog;
 
@@ -19,6 +21,8 @@ pub(crate) struct PhaseMachine {
     timeout: Duration,
     report_path: Option<PathBuf>,
     state: Mutex<State>,
+    /// The service manager, told of each phase (systemd).
+    notifier: Notifier,
 }
 
 #[derive(Default)]
@@ -76,6 +80,7 @@ impl PhaseMachine {
             timeout,
             report_path,
             state: Mutex::new(State::default()),
+            notifier: Notifier::from_env(),
         }
     }
 
@@ -89,6 +94,36 @@ impl PhaseMachine {
     pub(crate) fn shutdown_begun(self: &Arc<Self>, timeline: Timeline) {
         self.state().begun = Some(timeline);
         watchdog::arm(Arc::clone(self), timeline.deadline);
+        self.notifier.stopping(
+            &format!(
+                "shutting down ({}), timeout {}",
+                timeline.cause,
+                duration::display(self.timeout)
+            ),
+            timeline.deadline.saturating_duration_since(Instant::now()),
+        );
+    }
+
+    /// The application is ready to serve.
+    pub(crate) fn ready(&self) {
+        self.notifier.ready();
+    }
+
+    /// How a drain is going, for the service manager.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn draining(&self, in_flight: usize, connections: usize) {
+        self.progress(&format!(
+            "draining {in_flight} requests on {connections} connections"
+        ));
+    }
+
+    /// A `STATUS=` line, with the time the shutdown has left.
+    fn progress(&self, status: &str) {
+        let deadline = self.state().begun.map(|timeline| timeline.deadline);
+        if let Some(deadline) = deadline {
+            self.notifier
+                .progress(status, deadline.saturating_duration_since(Instant::now()));
+        }
     }
 
     pub(crate) fn main_ended(&self, main: Main) {
@@ -110,15 +145,24 @@ impl PhaseMachine {
     }
 
     pub(crate) fn cleanup_started<'n>(&self, names: impl Iterator<Item = &'n str>) {
-        let mut state = self.state();
-        state.cleanup_started = Some(Instant::now());
-        state.closes = names
-            .map(|name| Close {
-                name: name.to_owned(),
-                started: None,
-                ended: None,
-            })
-            .collect();
+        let listed = {
+            let mut state = self.state();
+            state.cleanup_started = Some(Instant::now());
+            state.closes = names
+                .map(|name| Close {
+                    name: name.to_owned(),
+                    started: None,
+                    ended: None,
+                })
+                .collect();
+            state
+                .closes
+                .iter()
+                .map(|close| close.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.progress(&format!("cleaning up: {listed}"));
     }
 
     /// Main and the cleanup are done: exit with the code they earned.

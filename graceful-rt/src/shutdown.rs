@@ -175,6 +175,16 @@ impl Shutdown {
         }
     }
 
+    /// Tells the service manager that the service is ready: with the
+    /// `systemd` feature, under a `Type=notify` unit, systemd gets
+    /// `READY=1`. Call it once the service accepts work (after binding its
+    /// listener). Without a service manager listening, it does nothing.
+    pub fn ready(&self) {
+        if let Some(process) = &self.inner.process {
+            process.ready();
+        }
+    }
+
     /// What started the shutdown, or `None` while it has not started.
     pub fn cause(&self) -> Option<Cause> {
         self.inner.begun.get().map(|timeline| timeline.cause)

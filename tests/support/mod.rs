@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub use nix::sys::signal::Signal;
 
 pub mod http;
+pub mod servers;
 
 /// How long a fixture may take to build and start on a loaded machine.
 const START_BOUND: Duration = Duration::from_secs(120);
@@ -282,21 +283,30 @@ impl Service {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let database = dir.join("items.db");
-        let mut all = vec![("PORT", "0"), ("DATABASE_PATH", database.to_str().unwrap())];
+        let mut all = vec![("DATABASE_PATH", database.to_str().unwrap())];
         all.extend_from_slice(env);
-        let mut process = Process::start("service", &all);
-        let line = process.wait_for_stderr_line("listening on ", START_BOUND);
-        let address = line
-            .rsplit(' ')
-            .next()
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (process, address) = start_listening("service", &all);
         Service {
             process,
             address,
             database,
         }
     }
+}
+
+/// Starts the example `name` on a port of the OS's choosing (`PORT=0`,
+/// unless `env` sets it) and waits until it prints `listening on ADDR`.
+pub fn start_listening(name: &str, env: &[(&str, &str)]) -> (Process, std::net::SocketAddr) {
+    let mut all = vec![("PORT", "0")];
+    all.extend_from_slice(env);
+    let mut process = Process::start(name, &all);
+    let line = process.wait_for_stderr_line("listening on ", START_BOUND);
+    let address = line
+        .rsplit(' ')
+        .next()
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (process, address)
 }
 
 /// A fresh path for a JSON report, under the target directory.

@@ -20,9 +20,10 @@ const WORKER_THREADS: &str = "worker_threads";
 const DRAIN_DELAY: &str = "drain_delay";
 const KEYS: &[&str] = &[TIMEOUT, DRAIN_DELAY, SIGNALS, FLAVOR, WORKER_THREADS];
 
-/// The timeout when the attribute gives none: what Docker waits between
-/// SIGTERM and SIGKILL. Documented in graceful-rt's crate docs.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The timeout when the attribute gives none: a second under the 10 s
+/// Docker waits between SIGTERM and SIGKILL. Documented in graceful-rt's
+/// crate docs.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(9);
 
 /// What a zero timeout would do, for the message that rejects it.
 const ZERO_BUDGET: &str = "a zero budget ends the process at the first signal";

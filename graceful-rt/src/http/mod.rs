@@ -10,7 +10,11 @@
 //!    through the load balancer.
 //! 2. **Stop accepting**: connections already queued in the listener's
 //!    backlog are taken, then the listener is closed: new connections are
-//!    refused, not left hanging.
+//!    refused, not left hanging. One race is left to TCP itself: a
+//!    connection whose handshake the kernel completes in the microseconds
+//!    between the last accept and the close is reset with the listener; its
+//!    request never reached the application. The lame duck is the cure: a
+//!    load balancer that has stopped routing here sends nothing to race.
 //! 3. **Idle keep-alive connections close at once**, with a clean FIN. A
 //!    connection that carried bytes within the last [`IDLE_GRACE`] may have
 //!    a request on the wire: it is given that long to deliver it, and the

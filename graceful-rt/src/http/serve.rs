@@ -87,6 +87,9 @@ impl<S> std::fmt::Debug for Serve<S> {
     }
 }
 
+/// How often, at most, the drain's progress goes to the service manager.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
 /// How a server drained.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -262,14 +265,30 @@ where
         duration::display(deadline.saturating_duration_since(started))
     );
 
+    // Until every connection has closed, or the drain deadline; each close
+    // is progress, reported to the service manager now and then.
     let mut requests_cut = 0;
     let mut connections_cut = 0;
-    tokio::select! {
-        () = state.all_closed() => {}
-        () = tokio::time::sleep_until(deadline.into()) => {
-            requests_cut = stats.in_flight();
-            connections_cut = stats.connections();
-            open.cut_all();
+    let mut reported: Option<Instant> = None;
+    loop {
+        let closed_one = state.connection_closes();
+        let mut closed_one = pin!(closed_one);
+        closed_one.as_mut().enable();
+        if let Some(process) = shutdown.process() {
+            if reported.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
+                process.draining(stats.in_flight(), stats.connections());
+                reported = Some(Instant::now());
+            }
+        }
+        tokio::select! {
+            () = state.all_closed() => break,
+            () = tokio::time::sleep_until(deadline.into()) => {
+                requests_cut = stats.in_flight();
+                connections_cut = stats.connections();
+                open.cut_all();
+                break;
+            }
+            () = closed_one => {}
         }
     }
     let drained = Drained {

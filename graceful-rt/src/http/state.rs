@@ -41,6 +41,8 @@ pub(crate) struct ServerState {
     pub(crate) rejected: AtomicUsize,
     /// Notified when the last connection closes.
     all_closed: Notify,
+    /// Notified when any connection closes.
+    closed_one: Notify,
 }
 
 impl DrainStats {
@@ -112,6 +114,13 @@ impl ServerState {
         if self.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.all_closed.notify_waiters();
         }
+        self.closed_one.notify_waiters();
+    }
+
+    /// A future that resolves when a connection closes; it counts closes
+    /// from its creation on.
+    pub(crate) fn connection_closes(&self) -> tokio::sync::futures::Notified<'_> {
+        self.closed_one.notified()
     }
 
     /// Resolves once no connection is open.

@@ -2,13 +2,18 @@
 
 use crate::{BoxError, Close};
 
-/// Flushes, then drains. The flush writes every buffered publish and waits
-/// for the server's reply to a ping sent after them, so they have all
-/// reached the server. The drain then unsubscribes every subscription (the
-/// server sends nothing more; what it already sent stays in the
-/// subscription for its consumer to finish: track those tasks with a
-/// `TaskTracker` tagged `after` this client), refuses new publishes and
-/// closes the connection.
+/// Flushes, then drains. The flush returns once every buffered publish has
+/// been written to the connection, which delivers it before it closes. The
+/// drain then unsubscribes every subscription, refuses new publishes, and
+/// closes the connection once the server has answered; it returns as soon
+/// as it is queued, and a process that exits before the answer loses
+/// nothing already written.
+///
+/// Messages the server had already delivered stay in each subscription for
+/// its consumer to finish: run consumers on a `TaskTracker` tagged
+/// `after` this client, so the cleanup waits for them; run publishers on a
+/// tracker this client is tagged `after`, so their messages are buffered
+/// before the flush.
 impl Close for async_nats::Client {
     async fn close(&self) -> Result<(), BoxError> {
         self.flush().await?;

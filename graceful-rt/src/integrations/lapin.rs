@@ -8,6 +8,10 @@ const REPLY_SUCCESS: u16 = 200;
 /// Waits until the broker has confirmed (or returned) every message
 /// published on the channel (with publisher confirms enabled), then closes
 /// the channel with reply code 200. Without confirms, it closes at once.
+///
+/// Close the channel only once its publishers have stopped: tag it `after`
+/// the `TaskTracker` that runs them. A publisher still running keeps adding
+/// confirms to wait for, and the close may then wait until it is cut.
 impl Close for lapin::Channel {
     async fn close(&self) -> Result<(), BoxError> {
         self.wait_for_confirms().await?;
