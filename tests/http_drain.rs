@@ -1,6 +1,6 @@
 //! HTTP draining, through the example service (axum + SQLite), with a
 //! client of our own: nothing in flight is lost, idle connections close
-//! cleanly at once, late requests get 503, and the drain deadline cuts what
+//! cleanly at once, late requests are served, and the drain deadline cuts what
 //! is left so the cleanup still runs. The scenarios of drainbench, with
 //! bounds loose enough for a loaded 2-core machine; the benchmarks measure
 //! the real figures.
@@ -149,7 +149,9 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
                 let response = outcome
                     .response()
                     .unwrap_or_else(|| panic!("late request lost: {outcome:?}"));
-                assert_eq!(response.status, 503);
+                // Accepted from the backlog just before the listener closed.
+                assert_eq!(response.status, 200);
+                assert!(response.closes());
             }
         }
     }
@@ -166,7 +168,7 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
 }
 
 #[test]
-fn a_second_request_on_a_kept_alive_connection_gets_503_or_a_clean_close() {
+fn a_second_request_on_a_kept_alive_connection_is_answered_or_declined_by_a_clean_close() {
     let service = Service::start("keepalive-reuse", &[]);
     let address = service.address;
     let mut idle: Vec<TcpStream> = (0..10).map(|_| keep_alive_connection(&service)).collect();
@@ -192,13 +194,13 @@ fn a_second_request_on_a_kept_alive_connection_gets_503_or_a_clean_close() {
                 let response = outcome
                     .response()
                     .unwrap_or_else(|| panic!("second request lost: {outcome:?}"));
-                assert_eq!(response.status, 503);
+                assert_eq!(response.status, 200);
                 assert!(response.closes());
                 answered += 1;
             }
         }
     }
-    eprintln!("keepalive-reuse: {declined} declined by a clean close, {answered} answered 503");
+    eprintln!("keepalive-reuse: {declined} declined by a clean close, {answered} answered");
     for slow in slow {
         assert_eq!(
             slow.join()
@@ -213,7 +215,7 @@ fn a_second_request_on_a_kept_alive_connection_gets_503_or_a_clean_close() {
 }
 
 #[test]
-fn a_request_on_a_connection_used_a_moment_ago_gets_a_503_not_a_reset() {
+fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_closes() {
     let service = Service::start("recent", &[]);
     let address = service.address;
     // A slow request keeps the server draining.
@@ -230,12 +232,11 @@ fn a_request_on_a_connection_used_a_moment_ago_gets_a_503_not_a_reset() {
     let response = outcome
         .response()
         .unwrap_or_else(|| panic!("lost: {outcome:?}"));
-    assert_eq!(response.status, 503);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), "hello from graceful\n");
     assert_eq!(response.headers_named("connection"), ["close"]);
-    assert_eq!(response.header("retry-after"), Some("1"));
-    assert_eq!(response.header("content-type"), Some("application/json"));
-    assert_eq!(response.text(), r#"{"error":"server is shutting down"}"#);
-    http::wait_closed(&mut stream, Duration::from_secs(5)).expect("closed cleanly after the 503");
+    http::wait_closed(&mut stream, Duration::from_secs(5))
+        .expect("closed cleanly after the answer");
     assert_eq!(
         slow.join()
             .unwrap()
@@ -246,7 +247,7 @@ fn a_request_on_a_connection_used_a_moment_ago_gets_a_503_not_a_reset() {
     let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert_eq!(
-        exit.stderr_lines("1 late request answered 503").len(),
+        exit.stderr_lines("1 late request served").len(),
         1,
         "{}",
         exit.stderr_text()

@@ -1,7 +1,8 @@
 //! [`Close`]: what a resource does when the application stops, and the
 //! implementations for the standard and tokio types a state holds.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
@@ -35,7 +36,8 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
     label = "`#[cleanup]` closes a value through `graceful_rt::Close`",
     note = "ways out: implement `graceful_rt::Close` for `{Self}`; \
             or write `#[cleanup(with = path::to::close_fn)]` with an `async fn close_fn(&{Self}) -> Result<(), E>`; \
-            or enable the graceful-rt feature named after its crate, if there is one (`sqlx`); \
+            or enable the graceful-rt feature named after its crate, if there is one \
+            (`sqlx`, `redis`, `async-nats`, `lapin`, `deadpool-postgres`, `tokio-util`); \
             or, if `{Self}` groups resources of its own, `#[derive(Cleanup)]` on it so it closes as a nested group"
 )]
 pub trait Close {
@@ -127,29 +129,6 @@ fn add_elements<'a, T: Close>(slice: &'a [T], plan: &mut CleanupPlan<'a>) {
     }
 }
 
-/// Cancels the token: whatever waits on it stops.
-#[diagnostic::do_not_recommend]
-impl Close for tokio_util::sync::CancellationToken {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        self.cancel();
-        std::future::ready(Ok(()))
-    }
-}
-
-/// Closes the tracker, so it takes no new tasks, and waits until every task
-/// it tracks has finished: a scheduler finishes its current tick.
-#[diagnostic::do_not_recommend]
-impl Close for tokio_util::task::TaskTracker {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        tokio_util::task::TaskTracker::close(self);
-        let wait = self.wait();
-        async move {
-            wait.await;
-            Ok(())
-        }
-    }
-}
-
 /// Flushes and shuts down the writer behind the lock: a buffered file
 /// writer (`tokio::io::BufWriter<tokio::fs::File>`) writes out what it holds
 /// and the file is synced to the OS.
@@ -158,14 +137,12 @@ impl<W> Close for tokio::sync::Mutex<W>
 where
     W: tokio::io::AsyncWrite + Unpin + Send,
 {
-    fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
-        use tokio::io::AsyncWriteExt as _;
-        async move {
-            let mut writer = self.lock().await;
-            writer.flush().await?;
-            writer.shutdown().await?;
-            Ok(())
-        }
+    async fn close(&self) -> Result<(), BoxError> {
+        let mut writer = self.lock().await;
+        let mut writer = Pin::new(&mut *writer);
+        poll_fn(|cx| writer.as_mut().poll_flush(cx)).await?;
+        poll_fn(|cx| writer.as_mut().poll_shutdown(cx)).await?;
+        Ok(())
     }
 }
 

@@ -62,7 +62,7 @@ struct Close {
 pub(crate) struct DrainCounts {
     pub(crate) in_flight: usize,
     pub(crate) connections: usize,
-    pub(crate) rejected: usize,
+    pub(crate) late: usize,
     pub(crate) requests_cut: usize,
     pub(crate) connections_cut: usize,
 }
@@ -139,7 +139,7 @@ impl PhaseMachine {
         let total = state.drain.get_or_insert_with(DrainCounts::default);
         total.in_flight += counts.in_flight;
         total.connections += counts.connections;
-        total.rejected += counts.rejected;
+        total.late += counts.late;
         total.requests_cut += counts.requests_cut;
         total.connections_cut += counts.connections_cut;
     }
@@ -299,7 +299,7 @@ impl PhaseMachine {
             drain: state.drain.map(|drain| DrainEntry {
                 in_flight: drain.in_flight,
                 connections: drain.connections,
-                rejected: drain.rejected,
+                late: drain.late,
                 requests_cut: drain.requests_cut,
                 connections_cut: drain.connections_cut,
             }),

@@ -19,7 +19,7 @@
 //! | `drain_ms` | number or null | from the cause to main's return: the time the server took to drain |
 //! | `cleanup_ms` | number or null | from the start of the cleanup to its end (or to the forced exit) |
 //! | `total_ms` | number or null | from the cause to the exit |
-//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `rejected` (late requests answered 503), `requests_cut` and `connections_cut` (at the drain deadline) |
+//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `late` (requests that arrived after draining began, served with `Connection: close`), `requests_cut` and `connections_cut` (at the drain deadline) |
 //! | `closes` | array | one object per close, in plan order (below) |
 //! | `pending` | array of strings | what was still running at a forced exit: `main` and/or close names; empty otherwise |
 //!
@@ -34,19 +34,17 @@
 //! | `error` | string or null | the error or panic message |
 //! | `notes` | array of strings | remarks such as `cut at its timeout of 2s` or ``started after `db`, which failed`` |
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::path::Path;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::duration;
 
 /// Version of the JSON schema above.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) schema_version: u32,
     pub(crate) outcome: &'static str,
@@ -61,21 +59,21 @@ pub(crate) struct Report {
     pub(crate) drain: Option<DrainEntry>,
     pub(crate) closes: Vec<CloseEntry>,
     pub(crate) pending: Vec<String>,
-    #[serde(skip)]
+    /// For the summary line; not in the JSON.
     pub(crate) timeout: Duration,
 }
 
 /// What the HTTP servers' drains counted (feature `axum`).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub(crate) struct DrainEntry {
     pub(crate) in_flight: usize,
     pub(crate) connections: usize,
-    pub(crate) rejected: usize,
+    pub(crate) late: usize,
     pub(crate) requests_cut: usize,
     pub(crate) connections_cut: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub(crate) struct CloseEntry {
     pub(crate) name: String,
     pub(crate) outcome: &'static str,
@@ -152,8 +150,8 @@ impl Report {
                     drain.requests_cut, drain.connections_cut
                 );
             }
-            if drain.rejected > 0 {
-                let _ = write!(line, ", {} late requests answered 503", drain.rejected);
+            if drain.late > 0 {
+                let _ = write!(line, ", {} late requests served", drain.late);
             }
         }
         if let Some(ms) = self.total_ms {
@@ -169,12 +167,167 @@ impl Report {
     /// Writes the report as JSON to `path`, atomically: to a file beside it,
     /// then renamed over it.
     pub(crate) fn write_json(&self, path: &Path) -> io::Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        json.push(b'\n');
+        let json = self.to_json();
         let mut partial = path.as_os_str().to_owned();
         partial.push(".partial");
         std::fs::write(&partial, json)?;
         std::fs::rename(&partial, path)
+    }
+}
+
+impl Report {
+    /// The report as JSON, one field a line (the schema above).
+    pub(crate) fn to_json(&self) -> String {
+        let mut json = Json::default();
+        json.open('{');
+        json.field("schema_version").number(self.schema_version);
+        json.field("outcome").string(self.outcome);
+        json.field("exit_code").number(self.exit_code);
+        json.field("cause").optional_string(self.cause.as_deref());
+        json.field("timeout_ms").float(Some(self.timeout_ms));
+        json.field("main").string(self.main);
+        json.field("main_error")
+            .optional_string(self.main_error.as_deref());
+        json.field("drain_ms").float(self.drain_ms);
+        json.field("cleanup_ms").float(self.cleanup_ms);
+        json.field("total_ms").float(self.total_ms);
+        json.field("drain");
+        match &self.drain {
+            None => json.null(),
+            Some(drain) => {
+                json.open('{');
+                json.field("in_flight").number(drain.in_flight);
+                json.field("connections").number(drain.connections);
+                json.field("late").number(drain.late);
+                json.field("requests_cut").number(drain.requests_cut);
+                json.field("connections_cut").number(drain.connections_cut);
+                json.close('}');
+            }
+        }
+        json.field("closes").open('[');
+        for close in &self.closes {
+            json.item().open('{');
+            json.field("name").string(&close.name);
+            json.field("outcome").string(close.outcome);
+            json.field("started_ms").float(close.started_ms);
+            json.field("duration_ms").float(close.duration_ms);
+            json.field("error").optional_string(close.error.as_deref());
+            json.field("notes").strings(&close.notes);
+            json.close('}');
+        }
+        json.close(']');
+        json.field("pending").strings(&self.pending);
+        json.close('}');
+        json.text.push('\n');
+        json.text
+    }
+}
+
+/// A small pretty JSON writer: enough for the report, no dependency.
+#[derive(Default)]
+struct Json {
+    text: String,
+    /// Per open object or array: whether it has an element yet.
+    open: Vec<bool>,
+}
+
+impl Json {
+    fn indent(&mut self) {
+        self.text.push('\n');
+        for _ in 0..self.open.len() {
+            self.text.push_str("  ");
+        }
+    }
+
+    /// Starts an element of the innermost object or array.
+    fn item(&mut self) -> &mut Self {
+        if let Some(has_items) = self.open.last_mut() {
+            if *has_items {
+                self.text.push(',');
+            }
+            *has_items = true;
+        }
+        self.indent();
+        self
+    }
+
+    fn field(&mut self, name: &str) -> &mut Self {
+        self.item().quoted(name);
+        self.text.push_str(": ");
+        self
+    }
+
+    fn open(&mut self, bracket: char) -> &mut Self {
+        self.text.push(bracket);
+        self.open.push(false);
+        self
+    }
+
+    fn close(&mut self, bracket: char) {
+        let had_items = self.open.pop().unwrap_or(false);
+        if had_items {
+            self.indent();
+        }
+        self.text.push(bracket);
+    }
+
+    fn null(&mut self) {
+        self.text.push_str("null");
+    }
+
+    fn number(&mut self, value: impl fmt::Display) {
+        let _ = write!(self.text, "{value}");
+    }
+
+    /// A float, always with a fraction or an exponent (`700.0`).
+    fn float(&mut self, value: Option<f64>) {
+        match value {
+            Some(value) if value.is_finite() => {
+                let _ = write!(self.text, "{value:?}");
+            }
+            _ => self.null(),
+        }
+    }
+
+    fn string(&mut self, value: &str) {
+        self.quoted(value);
+    }
+
+    fn optional_string(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.quoted(value),
+            None => self.null(),
+        }
+    }
+
+    fn strings(&mut self, values: &[String]) {
+        if values.is_empty() {
+            self.text.push_str("[]");
+            return;
+        }
+        self.open('[');
+        for value in values {
+            self.item().quoted(value);
+        }
+        self.close(']');
+    }
+
+    fn quoted(&mut self, value: &str) {
+        self.text.push('"');
+        for character in value.chars() {
+            match character {
+                '"' => self.text.push_str("\\\""),
+                '\\' => self.text.push_str("\\\\"),
+                '\n' => self.text.push_str("\\n"),
+                '\r' => self.text.push_str("\\r"),
+                '\t' => self.text.push_str("\\t"),
+                control if u32::from(control) < 0x20 => {
+                    let _ = write!(self.text, "\\u{:04x}", u32::from(control));
+                }
+                other => self.text.push(other),
+            }
+        }
+        self.text.push('"');
     }
 }
 
@@ -225,6 +378,26 @@ mod tests {
             "shutdown finished with errors: cause SIGTERM, drained in 312ms, \
              cleanup 2.002s [db closed 12ms, cache timed out 2s], total 2.33s; exit code 1"
         );
+    }
+
+    #[test]
+    fn json_is_valid_and_escapes_what_it_must() {
+        let mut report = report();
+        report.main_error = Some("Io(\"disk \\ full\"\n\tat\u{1}\")".into());
+        report.drain = Some(DrainEntry {
+            in_flight: 3,
+            connections: 40,
+            late: 1,
+            requests_cut: 0,
+            connections_cut: 0,
+        });
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(value["main_error"], "Io(\"disk \\ full\"\n\tat\u{1}\")");
+        assert_eq!(value["timeout_ms"], 15000.0);
+        assert_eq!(value["drain"]["connections"], 40);
+        assert_eq!(value["closes"][1]["notes"][0], "cut at its timeout of 2s");
+        assert_eq!(value["pending"], serde_json::json!([]));
+        assert!(value["cause"].is_string() && value["closes"][0]["error"].is_null());
     }
 
     #[test]

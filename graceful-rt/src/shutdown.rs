@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio::sync::Notify;
 
 use crate::duration;
 use crate::log;
@@ -66,7 +66,9 @@ pub struct Shutdown {
 struct Inner {
     timeout: Duration,
     drain_delay: Duration,
-    token: CancellationToken,
+    /// Set once the shutdown is requested; `requested` waiters are notified.
+    requested: AtomicBool,
+    notify: Notify,
     begun: OnceLock<Timeline>,
     /// Whether a SIGINT has been received: a second one forces the exit.
     interrupted: AtomicBool,
@@ -124,7 +126,8 @@ impl Shutdown {
             inner: Arc::new(Inner {
                 timeout,
                 drain_delay,
-                token: CancellationToken::new(),
+                requested: AtomicBool::new(false),
+                notify: Notify::new(),
                 begun: OnceLock::new(),
                 interrupted: AtomicBool::new(false),
                 process,
@@ -145,13 +148,16 @@ impl Shutdown {
     /// freely in `tokio::select!` loops.
     pub fn requested(&self) -> Requested {
         Requested {
-            inner: Box::pin(self.inner.token.clone().cancelled_owned()),
+            inner: {
+                let inner = Arc::clone(&self.inner);
+                Box::pin(async move { inner.wait_requested().await })
+            },
         }
     }
 
     /// Whether the shutdown has been requested.
     pub fn is_requested(&self) -> bool {
-        self.inner.token.is_cancelled()
+        self.inner.requested.load(Ordering::Acquire)
     }
 
     /// Starts the shutdown, as if a signal had arrived.
@@ -277,7 +283,8 @@ impl Shutdown {
             if let Some(process) = &self.inner.process {
                 process.shutdown_begun(timeline);
             }
-            self.inner.token.cancel();
+            self.inner.requested.store(true, Ordering::Release);
+            self.inner.notify.notify_waiters();
         }
         first
     }
@@ -336,10 +343,26 @@ impl fmt::Debug for Shutdown {
     }
 }
 
+impl Inner {
+    /// Resolves once the shutdown is requested: the waiter is registered
+    /// before the flag is read, so a request in between is never missed.
+    async fn wait_requested(&self) {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.requested.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// The future returned by [`Shutdown::requested`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Requested {
-    inner: Pin<Box<WaitForCancellationFutureOwned>>,
+    inner: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl Future for Requested {

@@ -259,7 +259,7 @@ async fn http2_in_flight_request_completes_without_connection_header_then_goaway
     let (drained, _) = server.drained(ANSWER).await;
     assert_eq!(drained.in_flight, 1, "{drained:?}");
     assert_eq!(drained.connections, 1, "{drained:?}");
-    assert_eq!(drained.rejected, 0, "{drained:?}");
+    assert_eq!(drained.late, 0, "{drained:?}");
     assert_eq!(drained.requests_cut, 0, "{drained:?}");
     assert_eq!(drained.connections_cut, 0, "{drained:?}");
 }
@@ -477,7 +477,7 @@ async fn drain_layer_alone_marks_the_lame_duck_then_answers_503_and_counts() {
     let reply = bounded("the slow response", ANSWER, slow).await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(stats.in_flight(), 0);
-    assert_eq!(stats.rejected(), 0);
+    assert_eq!(stats.late(), 0);
 
     // The lame duck: still served, but told to reconnect.
     let triggered = Instant::now();
@@ -491,7 +491,7 @@ async fn drain_layer_alone_marks_the_lame_duck_then_answers_503_and_counts() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, "hello");
     assert!(reply.closes(), "lame duck: {:?}", reply.headers);
-    assert_eq!(stats.rejected(), 0);
+    assert_eq!(stats.late(), 0);
 
     // Draining: 503.
     bounded("draining to begin", ANSWER, shutdown.draining()).await;
@@ -502,7 +502,7 @@ async fn drain_layer_alone_marks_the_lame_duck_then_answers_503_and_counts() {
     assert_eq!(reply.header(header::RETRY_AFTER), Some("1"));
     assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
     assert_eq!(reply.body, r#"{"error":"server is shutting down"}"#);
-    assert_eq!(stats.rejected(), 1);
+    assert_eq!(stats.late(), 1);
     assert_eq!(stats.in_flight(), 0);
     server.abort();
 }
@@ -536,7 +536,7 @@ async fn readiness_answers_200_until_the_shutdown_then_503() {
     assert_eq!(not_ready.body, r#"{"status":"shutting down"}"#);
 
     let (drained, _) = server.drained(ANSWER).await;
-    assert_eq!(drained.rejected, 0, "{drained:?}");
+    assert_eq!(drained.late, 0, "{drained:?}");
     assert_eq!(drained.connections_cut, 0, "{drained:?}");
 }
 
@@ -580,7 +580,7 @@ async fn serve_stats_count_requests_in_flight_and_open_connections() {
     // Counted until the response was sent: done by the time it was received.
     assert_eq!(server.stats.in_flight(), 0);
     assert_eq!(server.stats.connections(), 3, "kept alive");
-    assert_eq!(server.stats.rejected(), 0);
+    assert_eq!(server.stats.late(), 0);
 
     shutdown.trigger();
     let (drained, _) = server.drained(ANSWER).await;

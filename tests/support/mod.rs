@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub use nix::sys::signal::Signal;
 
 pub mod http;
+pub mod nginx;
 pub mod servers;
 
 /// How long a fixture may take to build and start on a loaded machine.

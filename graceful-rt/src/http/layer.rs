@@ -1,7 +1,8 @@
 //! [`DrainLayer`]: the request-level half of draining, as a tower layer.
 //! It counts requests in flight until their response body is fully sent,
 //! marks HTTP/1.1 responses `Connection: close` once the shutdown has
-//! started, and answers requests that arrive after draining began with 503.
+//! started, and (on its own, without [`serve`](super::serve)) answers
+//! requests that arrive after draining began with 503.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,11 +29,13 @@ const SHUTTING_DOWN: &str = r#"{"error":"server is shutting down"}"#;
 /// requests are answered `503` with `Connection: close`, `Retry-After: 1`
 /// and `{"error":"server is shutting down"}`. [`DrainLayer::stats`] counts
 /// what is in flight, so the server loop knows when it has drained.
+/// ([`serve`](super::serve) serves such late requests instead: it knows
+/// they were on the wire, and closes their connection after them.)
 ///
 /// Closing the listener, closing idle connections and cutting at the drain
 /// deadline are the server loop's part; [`serve`](super::serve) does all of
-/// it, and starts answering 503 only once its listener is closed, so a
-/// client told to reconnect is refused rather than queued and reset.
+/// it, and tells clients to reconnect only once its listener is closed, so
+/// they are refused rather than queued and reset.
 #[derive(Clone, Debug)]
 pub struct DrainLayer {
     state: Arc<ServerState>,
@@ -106,10 +109,16 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let http1 = request.version() < Version::HTTP_2;
         if self.state.phase() == Phase::Draining {
-            self.state.rejected.fetch_add(1, Ordering::AcqRel);
-            return ResponseFuture {
-                kind: Kind::Rejected { http1 },
-            };
+            self.state.late.fetch_add(1, Ordering::AcqRel);
+            // A server loop of `serve` answers it: it arrived on a
+            // connection that carried bytes a moment ago, so it was on the
+            // wire when draining began; the connection closes after it.
+            // Without `serve`, nothing closes the connection: turn it away.
+            if self.activity.is_none() {
+                return ResponseFuture {
+                    kind: Kind::Rejected { http1 },
+                };
+            }
         }
         let guard = InFlight::start(Arc::clone(&self.state), self.activity.clone());
         ResponseFuture {

@@ -17,13 +17,19 @@
 //!    load balancer that has stopped routing here sends nothing to race.
 //! 3. **Idle keep-alive connections close at once**, with a clean FIN. A
 //!    connection that carried bytes within the last [`IDLE_GRACE`] may have
-//!    a request on the wire: it is given that long to deliver it, and the
-//!    request is answered (503, below) rather than cut by the close.
+//!    a request on the wire: it is given that long to deliver it.
 //! 4. **In-flight requests finish**; HTTP/1.1 responses carry
 //!    `Connection: close`, HTTP/2 connections get GOAWAY.
-//! 5. **A request that arrives after draining began** gets `503 Service
-//!    Unavailable` with `Connection: close`, `Retry-After: 1` and
-//!    `{"error":"server is shutting down"}`: never a hang, never a reset.
+//! 5. **A request that arrives on an open connection after draining began**
+//!    was on the wire when it began: it is served like an in-flight one, and
+//!    its connection closes after it (`Connection: close`). Never a hang,
+//!    never a reset, and never an error a load balancer might pass on to
+//!    its client: behind nginx with its default `proxy_next_upstream`, an
+//!    answered 503 reaches the client, where a served request or a refused
+//!    connection does not. (A [`DrainLayer`] used on its own cannot close
+//!    connections, so it answers such requests `503 Service Unavailable`
+//!    with `Connection: close`, `Retry-After: 1` and
+//!    `{"error":"server is shutting down"}`.)
 //! 6. **The drain deadline** (the shutdown deadline minus the cleanup
 //!    reserve) closes whatever is still open, upgraded connections
 //!    (WebSocket) included, so the cleanup always runs inside the timeout;

@@ -49,7 +49,7 @@ use crate::{BoxError, Shutdown};
 ///         .route_service("/readyz", readiness);
 ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 ///     let drained = graceful_rt::http::serve(listener, app, shutdown).await?;
-///     eprintln!("{} requests answered 503 while draining", drained.rejected);
+///     eprintln!("{} requests arrived while draining", drained.late);
 ///     Ok(())
 /// }
 /// ```
@@ -98,8 +98,9 @@ pub struct Drained {
     pub in_flight: usize,
     /// Connections open when draining began.
     pub connections: usize,
-    /// Requests answered 503 because they arrived after draining began.
-    pub rejected: usize,
+    /// Requests that arrived on open connections after draining began;
+    /// each was served, and its connection closed after it.
+    pub late: usize,
     /// Requests still in flight at the drain deadline, cut there.
     pub requests_cut: usize,
     /// Connections still open at the drain deadline, closed there.
@@ -233,7 +234,7 @@ where
     }
 
     // Stop accepting. What is already in the backlog was accepted by the
-    // kernel and may carry a request: serve it (it is answered 503) rather
+    // kernel and may carry a request: serve it rather
     // than reset it by closing the listener on it.
     while let Some(accepted) = poll_fn(|cx| {
         Poll::Ready(match listener.poll_accept(cx) {
@@ -248,8 +249,8 @@ where
         }
     }
     drop(listener);
-    // Only now do responses say `Connection: close` and new requests get
-    // 503: a client told to reconnect finds the port closed and is refused
+    // Only now do responses say `Connection: close`: a client told to
+    // reconnect finds the port closed and is refused
     // at once, rather than queued in a backlog that is about to be reset.
     state.enter(Phase::Draining);
     let started = Instant::now();
@@ -294,7 +295,7 @@ where
     let drained = Drained {
         in_flight,
         connections,
-        rejected: stats.rejected(),
+        late: stats.late(),
         requests_cut,
         connections_cut,
         elapsed: started.elapsed(),
@@ -310,11 +311,11 @@ where
             "drained {connections} {} in {}{}",
             plural(connections, "connection", "connections"),
             duration::display(drained.elapsed),
-            match drained.rejected {
+            match drained.late {
                 0 => String::new(),
-                rejected => format!(
-                    "; {rejected} late {} answered 503",
-                    plural(rejected, "request", "requests")
+                late => format!(
+                    "; {late} late {} served",
+                    plural(late, "request", "requests")
                 ),
             }
         );
@@ -323,7 +324,7 @@ where
         process.drained(DrainCounts {
             in_flight,
             connections,
-            rejected: drained.rejected,
+            late: drained.late,
             requests_cut,
             connections_cut,
         });
@@ -361,7 +362,7 @@ async fn connection<S, B>(
         // (hyper sends `Connection: close`, or GOAWAY); an idle one closes at
         // once, unless it carried bytes so recently that a request may be on
         // the wire: that one waits out the grace, and a request that arrives
-        // is answered 503 with `Connection: close`.
+        // is served, and the connection closed after it.
         loop {
             let changed = activity.changed();
             let mut changed = pin!(changed);

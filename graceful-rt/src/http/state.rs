@@ -38,7 +38,7 @@ pub(crate) struct ServerState {
     phase_changed: Notify,
     pub(crate) in_flight: AtomicUsize,
     pub(crate) connections: AtomicUsize,
-    pub(crate) rejected: AtomicUsize,
+    pub(crate) late: AtomicUsize,
     /// Notified when the last connection closes.
     all_closed: Notify,
     /// Notified when any connection closes.
@@ -56,9 +56,12 @@ impl DrainStats {
         self.inner.connections.load(Ordering::Acquire)
     }
 
-    /// Requests answered 503 because they arrived after draining began.
-    pub fn rejected(&self) -> usize {
-        self.inner.rejected.load(Ordering::Acquire)
+    /// Requests that arrived after draining began: [`serve`](super::serve)
+    /// serves them and closes their connection (they were on the wire when
+    /// draining began); a [`DrainLayer`](super::DrainLayer) on its own
+    /// answers them 503.
+    pub fn late(&self) -> usize {
+        self.inner.late.load(Ordering::Acquire)
     }
 }
 

@@ -11,3 +11,5 @@ mod lapin;
 mod redis;
 #[cfg(feature = "sqlx")]
 mod sqlx;
+#[cfg(feature = "tokio-util")]
+mod tokio_util;

@@ -1,0 +1,843 @@
+//! Process-level figures of the benchmark table, side by side with the
+//! alternatives, in one run: `cargo bench --bench process` (or
+//! `cargo bench --workspace` for every figure).
+//!
+//! The contenders are the release builds of `examples/service` (ours),
+//! `tests/fixtures/baseline_axum.rs` (plain `axum::serve` with
+//! `with_graceful_shutdown` and a forced exit timer: what most Rust
+//! services do) and the Express server of `../shared/drainbench` (the
+//! Node.js article's approach). Figures:
+//!
+//! 1. exit latency after SIGTERM, idle and with 100 idle keep-alive
+//!    connections (20 runs each);
+//! 2. overhang: process exit minus the last of 50 in-flight responses;
+//! 3. parallel cleanup (from `cargo bench -p graceful-rt`, run first);
+//! 4. hot path: requests per second and p99 of `GET /` under `wrk`, ours
+//!    against plain `axum::serve`, alternating rounds;
+//! 5. memory per idle connection (RSS growth over 2,000 connections);
+//! 6. compile cost: clean release build of a hello service with
+//!    `#[graceful_main]` against the same with `#[tokio::main]`, and the
+//!    proc-macro crates each pulls in;
+//! 7. macro expansion: `cargo check` of 50 `#[derive(Cleanup)]` structs
+//!    against 50 plain ones.
+//!
+//! Every figure is min / median / max over repeated runs, and every
+//! comparison is a ratio measured in the same run, because this machine is
+//! shared and noisy. Results: `target/graceful-bench/results.md` and
+//! `results.json`. It installs what it needs (wrk from Debian's packages,
+//! Express from npm) if it is missing.
+
+#[path = "../support/http.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod http;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// min / median / max of some measurements.
+#[derive(Clone, Copy, Debug)]
+struct Spread {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Spread {
+        assert!(!values.is_empty(), "no measurement");
+        values.sort_by(f64::total_cmp);
+        Spread {
+            min: values[0],
+            median: values[values.len() / 2],
+            max: values[values.len() - 1],
+        }
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"min\":{:.4},\"median\":{:.4},\"max\":{:.4}}}",
+            self.min, self.median, self.max
+        )
+    }
+
+    fn text(&self, digits: usize) -> String {
+        format!(
+            "{:.digits$} ({:.digits$}–{:.digits$})",
+            self.median, self.min, self.max
+        )
+    }
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bench_dir() -> PathBuf {
+    let dir = workspace().join("target/graceful-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn runs(default: usize) -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Builds release examples with cargo and returns their executables.
+fn release_examples(names: &[&str]) -> BTreeMap<String, PathBuf> {
+    let mut command = Command::new(env!("CARGO"));
+    command.args(["build", "--release", "--quiet", "--message-format=json"]);
+    for name in names {
+        command.args(["--example", name]);
+    }
+    let output = command
+        .current_dir(workspace())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cargo build --release failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter_map(|message| {
+            let name = message["target"]["name"].as_str()?.to_owned();
+            let path = message["executable"].as_str()?;
+            names
+                .contains(&name.as_str())
+                .then(|| (name, PathBuf::from(path)))
+        })
+        .collect()
+}
+
+/// Runs a setup command, failing the benchmark with its output if it fails.
+fn setup(what: &str, command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: {error}"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn ensure_wrk() {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return;
+    }
+    eprintln!("installing wrk from Debian's packages");
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "wrk"])
+        .output();
+    if !installed.is_ok_and(|output| output.status.success()) {
+        setup("apt-get update", Command::new("apt-get").arg("update"));
+        setup(
+            "apt-get install -y wrk",
+            Command::new("apt-get").args(["install", "-y", "wrk"]),
+        );
+    }
+}
+
+/// A copy of drainbench's Express server with its dependencies installed.
+fn express_server() -> PathBuf {
+    let source = workspace().join("../shared/drainbench/ref/node-seed");
+    let dir = bench_dir().join("node-seed");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["package.json", "package-lock.json", "server.js"] {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap_or_else(|error| {
+            panic!("cannot copy {file} from {}: {error}", source.display())
+        });
+    }
+    if !dir.join("node_modules/express").exists() {
+        eprintln!("installing Express with npm");
+        setup(
+            "npm ci",
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(&dir),
+        );
+    }
+    dir
+}
+
+/// How to start one contender.
+#[derive(Clone)]
+struct Contender {
+    label: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    dir: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+struct Running {
+    child: Child,
+    address: SocketAddr,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Contender {
+    fn start(&self) -> Running {
+        let port = free_port();
+        let database = bench_dir().join(format!("db-{port}"));
+        let _ = std::fs::remove_dir_all(&database);
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .env("PORT", port.to_string())
+            .env("DATABASE_PATH", database.join("items.db"))
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("{}: {error}", self.label));
+        let stderr = child.stderr.take().unwrap();
+        thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(address).is_err() {
+            assert!(
+                Instant::now() < until,
+                "{} did not start listening",
+                self.label
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        Running { child, address }
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM and returns how long the process took to exit, and when.
+    fn terminate(self) -> (Duration, Instant) {
+        let Running { mut child, .. } = self;
+        let pid = Pid::from_raw(child.id() as i32);
+        let (done_tx, done) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            let _ = child.wait();
+            let _ = done_tx.send(Instant::now());
+        });
+        let sent = Instant::now();
+        kill(pid, Signal::SIGTERM).unwrap();
+        let exited = done
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = kill(pid, Signal::SIGKILL);
+                panic!("no exit within 30 s of SIGTERM")
+            });
+        waiter.join().unwrap();
+        (exited - sent, exited)
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// Figure 1: exit latency after SIGTERM, idle and with 100 idle
+/// keep-alive connections.
+fn exit_latency(contender: &Contender, keep_alive: usize) -> Spread {
+    let values = (0..runs(20))
+        .map(|_| {
+            let running = contender.start();
+            let mut connections = Vec::new();
+            for _ in 0..keep_alive {
+                let mut stream = http::connect(running.address).unwrap();
+                let outcome = http::request(&mut stream, "GET", "/", Duration::from_secs(5));
+                assert!(
+                    outcome
+                        .response()
+                        .is_some_and(|response| response.status == 200)
+                );
+                connections.push(stream);
+            }
+            if keep_alive > 0 {
+                // Idle: longer than any grace given to recently used connections.
+                thread::sleep(Duration::from_millis(250));
+            }
+            ms(running.terminate().0)
+        })
+        .collect();
+    Spread::of(values)
+}
+
+/// Figure 2: exit minus the last of 50 in-flight responses.
+fn overhang(contender: &Contender) -> Spread {
+    let values = (0..runs(5))
+        .map(|_| {
+            let running = contender.start();
+            let address = running.address;
+            let clients: Vec<_> = (0..50)
+                .map(|_| {
+                    let mut stream = http::connect(address).unwrap();
+                    http::send(&mut stream, "GET", "/slow?ms=1000").unwrap();
+                    thread::spawn(move || http::receive(&mut stream, Duration::from_secs(10)))
+                })
+                .collect();
+            thread::sleep(Duration::from_millis(300));
+            let (_, exited) = running.terminate();
+            let last = clients
+                .into_iter()
+                .map(|client| client.join().unwrap())
+                .map(|outcome| {
+                    outcome
+                        .response()
+                        .expect("an in-flight request was lost")
+                        .at
+                })
+                .max()
+                .unwrap();
+            ms(exited.saturating_duration_since(last))
+        })
+        .collect();
+    Spread::of(values)
+}
+
+/// One wrk round: (requests per second, p99 in ms).
+fn wrk(address: SocketAddr) -> (f64, f64) {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c32",
+            "-d5s",
+            "--latency",
+            &format!("http://{address}/"),
+        ])
+        .output()
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rps = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("99%"))
+        .map(|value| {
+            let value = value.trim();
+            if let Some(us) = value.strip_suffix("us") {
+                us.parse::<f64>().unwrap() / 1e3
+            } else if let Some(ms) = value.strip_suffix("ms") {
+                ms.parse().unwrap()
+            } else {
+                value.trim_end_matches('s').parse::<f64>().unwrap() * 1e3
+            }
+        })
+        .unwrap();
+    (rps, p99)
+}
+
+/// Figure 4: throughput and p99 of ours against plain axum, alternating.
+fn hot_path(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Spread> {
+    let (mut rps_ratio, mut p99_ratio) = (Vec::new(), Vec::new());
+    let (mut our_rps, mut plain_rps, mut our_p99, mut plain_p99) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs(5) {
+        let running = plain.start();
+        let (prps, pp99) = wrk(running.address);
+        running.terminate();
+        let running = ours.start();
+        let (orps, op99) = wrk(running.address);
+        running.terminate();
+        rps_ratio.push(orps / prps);
+        p99_ratio.push(op99 / pp99);
+        our_rps.push(orps);
+        plain_rps.push(prps);
+        our_p99.push(op99);
+        plain_p99.push(pp99);
+    }
+    BTreeMap::from([
+        ("rps_ratio", Spread::of(rps_ratio)),
+        ("p99_ratio", Spread::of(p99_ratio)),
+        ("ours_rps", Spread::of(our_rps)),
+        ("plain_rps", Spread::of(plain_rps)),
+        ("ours_p99_ms", Spread::of(our_p99)),
+        ("plain_p99_ms", Spread::of(plain_p99)),
+    ])
+}
+
+/// Figure 5: RSS growth per idle keep-alive connection, over 2,000.
+fn memory_per_connection(contender: &Contender) -> Spread {
+    const CONNECTIONS: usize = 2000;
+    let values = (0..runs(3))
+        .map(|_| {
+            let running = contender.start();
+            // Warm the allocator and the runtime with a first wave.
+            let warm: Vec<TcpStream> = (0..100).map(|_| keep_alive(running.address)).collect();
+            let before = running.rss_kib();
+            let held: Vec<TcpStream> = (0..CONNECTIONS)
+                .map(|_| keep_alive(running.address))
+                .collect();
+            thread::sleep(Duration::from_millis(100));
+            let after = running.rss_kib();
+            drop((warm, held));
+            running.terminate();
+            (after.saturating_sub(before) * 1024) as f64 / CONNECTIONS as f64
+        })
+        .collect();
+    Spread::of(values)
+}
+
+fn keep_alive(address: SocketAddr) -> TcpStream {
+    let mut stream = http::connect(address).unwrap();
+    let outcome = http::request(&mut stream, "GET", "/", Duration::from_secs(5));
+    assert!(
+        outcome
+            .response()
+            .is_some_and(|response| response.status == 200)
+    );
+    stream
+}
+
+/// A scratch crate for the compile-cost figures.
+fn scratch_crate(name: &str, dependencies: &str, main: &str) -> PathBuf {
+    let dir = bench_dir().join("compile").join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\n{dependencies}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    dir
+}
+
+fn timed_cargo(dir: &Path, args: &[&str], target: &Path) -> f64 {
+    let started = Instant::now();
+    setup(
+        &format!("cargo {} in {}", args.join(" "), dir.display()),
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
+            .env("CARGO_INCREMENTAL", "0"),
+    );
+    started.elapsed().as_secs_f64()
+}
+
+/// The proc-macro crates in a crate's build, and the syn versions.
+fn proc_macros(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let used: Vec<&str> = metadata["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|node| node["id"].as_str())
+        .collect();
+    let mut macros = Vec::new();
+    let mut syns = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        if !used.contains(&package["id"].as_str().unwrap()) {
+            continue;
+        }
+        let name = package["name"].as_str().unwrap();
+        let version = package["version"].as_str().unwrap();
+        let is_macro = package["targets"].as_array().unwrap().iter().any(|target| {
+            target["kind"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|kind| kind == "proc-macro")
+        });
+        if is_macro {
+            macros.push(format!("{name} {version}"));
+        }
+        if name == "syn" {
+            syns.push(version.to_owned());
+        }
+    }
+    macros.sort();
+    (macros, syns)
+}
+
+/// What figure 6 measured.
+struct CompileCost {
+    ours: Spread,
+    tokio: Spread,
+    ratio: Spread,
+    /// Proc-macro crates and syn versions, ours then `#[tokio::main]`'s.
+    ours_macros: (Vec<String>, Vec<String>),
+    tokio_macros: (Vec<String>, Vec<String>),
+}
+
+/// Figure 6: clean release builds, ours against `#[tokio::main]`.
+fn compile_cost() -> CompileCost {
+    let graceful_rt = workspace().join("graceful-rt");
+    // The same program both ways: wait for the signal, then say goodbye.
+    let ours = scratch_crate(
+        "hello-graceful",
+        &format!("graceful-rt = {{ path = {:?} }}", graceful_rt),
+        "#[graceful_rt::graceful_main(timeout = \"5s\")]\nasync fn main(shutdown: graceful_rt::Shutdown) {\n    \
+         shutdown.requested().await;\n    println!(\"goodbye\");\n}\n",
+    );
+    let theirs = scratch_crate(
+        "hello-tokio",
+        "tokio = { version = \"1\", features = [\"rt-multi-thread\", \"macros\", \"signal\"] }",
+        "#[tokio::main]\nasync fn main() {\n    tokio::signal::ctrl_c().await.unwrap();\n    println!(\"goodbye\");\n}\n",
+    );
+    // Fetch once, outside the timing.
+    for dir in [&ours, &theirs] {
+        setup(
+            "cargo fetch",
+            Command::new(env!("CARGO")).arg("fetch").current_dir(dir),
+        );
+    }
+    let (mut ours_s, mut theirs_s, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs(3) {
+        let target = bench_dir().join(format!("compile/target-{run}"));
+        let _ = std::fs::remove_dir_all(&target);
+        let t = timed_cargo(
+            &theirs,
+            &["build", "--release", "--quiet"],
+            &target.join("tokio"),
+        );
+        let o = timed_cargo(
+            &ours,
+            &["build", "--release", "--quiet"],
+            &target.join("graceful"),
+        );
+        let _ = std::fs::remove_dir_all(&target);
+        ours_s.push(o);
+        theirs_s.push(t);
+        ratio.push(o / t);
+    }
+    CompileCost {
+        ours: Spread::of(ours_s),
+        tokio: Spread::of(theirs_s),
+        ratio: Spread::of(ratio),
+        ours_macros: proc_macros(&ours),
+        tokio_macros: proc_macros(&theirs),
+    }
+}
+
+/// Figure 7: `cargo check` of 50 derived structs against 50 plain ones.
+fn expansion_cost() -> (Spread, Spread, Spread) {
+    let graceful_rt = workspace().join("graceful-rt");
+    let mut derived = String::from(
+        "use graceful_rt::{BoxError, Cleanup, Close};\n\nstruct Pool;\nimpl Close for Pool {\n    async fn close(&self) -> Result<(), BoxError> { Ok(()) }\n}\n\n",
+    );
+    let mut plain = String::from("struct Pool;\n\n");
+    for index in 0..50 {
+        let _ = write!(
+            derived,
+            "#[derive(Cleanup)]\n#[allow(dead_code)]\nstruct State{index} {{\n    #[cleanup]\n    db: Pool,\n    #[cleanup(timeout = \"2s\", after = \"db\")]\n    cache: Pool,\n    #[cleanup(name = \"queue\")]\n    broker: Pool,\n    config: String,\n}}\n\n"
+        );
+        let _ = write!(
+            plain,
+            "#[allow(dead_code)]\nstruct State{index} {{\n    db: Pool,\n    cache: Pool,\n    broker: Pool,\n    config: String,\n}}\n\n"
+        );
+    }
+    derived.push_str("fn main() {}\n");
+    plain.push_str("fn main() {}\n");
+    let dependency = format!("graceful-rt = {{ path = {:?} }}", graceful_rt);
+    let with_derive = scratch_crate("expand-derive", &dependency, &derived);
+    let without = scratch_crate("expand-plain", &dependency, &plain);
+    let target = bench_dir().join("compile/expand-target");
+    // Dependencies checked once, outside the timing.
+    timed_cargo(&with_derive, &["check", "--quiet"], &target);
+    timed_cargo(&without, &["check", "--quiet"], &target);
+    let (mut d, mut p, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs(5) {
+        for dir in [&with_derive, &without] {
+            let main = dir.join("src/main.rs");
+            let text = std::fs::read_to_string(&main).unwrap();
+            std::fs::write(&main, text).unwrap();
+        }
+        let dt = timed_cargo(&with_derive, &["check", "--quiet"], &target);
+        let pt = timed_cargo(&without, &["check", "--quiet"], &target);
+        d.push(dt * 1e3);
+        p.push(pt * 1e3);
+        added.push((dt - pt) * 1e3 / 50.0);
+    }
+    (Spread::of(d), Spread::of(p), Spread::of(added))
+}
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list" || arg.starts_with("--format")) {
+        // `cargo bench -- --list`: nothing to list.
+        return;
+    }
+    ensure_wrk();
+    let binaries = release_examples(&["service", "fixture-baseline-axum"]);
+    let express = express_server();
+    let timeout = [("GRACEFUL_TIMEOUT".to_owned(), "3s".to_owned())];
+    let ours = Contender {
+        label: "graceful",
+        program: binaries["service"].clone(),
+        args: vec![],
+        dir: None,
+        env: timeout.to_vec(),
+    };
+    let axum = Contender {
+        label: "axum with_graceful_shutdown",
+        program: binaries["fixture-baseline-axum"].clone(),
+        args: vec![],
+        dir: None,
+        env: timeout.to_vec(),
+    };
+    let node = Contender {
+        label: "Express (Node.js article)",
+        program: PathBuf::from("node"),
+        args: vec!["server.js".to_owned()],
+        dir: Some(express),
+        env: vec![("SHUTDOWN_TIMEOUT_MS".to_owned(), "3000".to_owned())],
+    };
+    let contenders = [&ours, &axum, &node];
+
+    eprintln!("1. exit latency (idle, then 100 idle keep-alive connections)");
+    let idle: Vec<Spread> = contenders
+        .iter()
+        .map(|contender| exit_latency(contender, 0))
+        .collect();
+    let keep: Vec<Spread> = contenders
+        .iter()
+        .map(|contender| exit_latency(contender, 100))
+        .collect();
+    eprintln!("2. overhang (50 in-flight 1 s requests)");
+    let over: Vec<Spread> = contenders
+        .iter()
+        .map(|contender| overhang(contender))
+        .collect();
+    eprintln!("4. hot path (wrk, alternating rounds)");
+    let hot = hot_path(&ours, &axum);
+    eprintln!("5. memory per idle connection");
+    let memory: Vec<Spread> = [&ours, &axum]
+        .iter()
+        .map(|contender| memory_per_connection(contender))
+        .collect();
+    eprintln!("6. compile cost (clean release builds)");
+    let CompileCost {
+        ours: ours_build,
+        tokio: tokio_build,
+        ratio: build_ratio,
+        ours_macros,
+        tokio_macros,
+    } = compile_cost();
+    eprintln!("7. macro expansion cost (cargo check)");
+    let (derived, plain, per_struct) = expansion_cost();
+    let inprocess: Option<serde_json::Value> =
+        std::fs::read_to_string(bench_dir().join("inprocess.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+
+    let mut md = String::from(
+        "| figure | goal | graceful | axum `with_graceful_shutdown` | Express (Node.js article) |\n|---|---|---|---|---|\n",
+    );
+    let row = |md: &mut String, figure: &str, goal: &str, values: &[String]| {
+        let _ = writeln!(md, "| {figure} | {goal} | {} |", values.join(" | "));
+    };
+    row(
+        &mut md,
+        "exit after SIGTERM, idle (ms)",
+        "≤ 5",
+        &idle.iter().map(|s| s.text(1)).collect::<Vec<_>>(),
+    );
+    row(
+        &mut md,
+        "exit after SIGTERM, 100 idle keep-alive (ms)",
+        "≤ 10",
+        &keep.iter().map(|s| s.text(1)).collect::<Vec<_>>(),
+    );
+    row(
+        &mut md,
+        "overhang: exit − last of 50 in-flight responses (ms)",
+        "≤ 5",
+        &over.iter().map(|s| s.text(1)).collect::<Vec<_>>(),
+    );
+    match inprocess.as_ref().map(|value| &value["cleanup_ratio"]) {
+        Some(ratio) => row(
+            &mut md,
+            "parallel cleanup, 8 × 200 ms: total / 200 ms",
+            "≤ 1.05",
+            &[
+                format!(
+                    "{:.3} ({:.3}–{:.3})",
+                    ratio["median"].as_f64().unwrap(),
+                    ratio["min"].as_f64().unwrap(),
+                    ratio["max"].as_f64().unwrap()
+                ),
+                "–".into(),
+                "–".into(),
+            ],
+        ),
+        None => row(
+            &mut md,
+            "parallel cleanup",
+            "≤ 1.05",
+            &[
+                "run `cargo bench -p graceful-rt` first".into(),
+                "–".into(),
+                "–".into(),
+            ],
+        ),
+    }
+    row(
+        &mut md,
+        "throughput of `GET /`, ours / plain `axum::serve`",
+        "≥ 0.98",
+        &[
+            hot["rps_ratio"].text(3),
+            format!("{:.0} req/s", hot["plain_rps"].median),
+            "–".into(),
+        ],
+    );
+    row(
+        &mut md,
+        "p99 latency of `GET /`, ours / plain",
+        "≤ 1.05",
+        &[
+            hot["p99_ratio"].text(3),
+            format!("{:.2} ms", hot["plain_p99_ms"].median),
+            "–".into(),
+        ],
+    );
+    if let Some(layer) = inprocess.as_ref().map(|value| &value["layer_ns"]) {
+        row(
+            &mut md,
+            "drain layer, added per request (ns, in process)",
+            "–",
+            &[
+                format!("{:.1}", layer["added"].as_f64().unwrap()),
+                "–".into(),
+                "–".into(),
+            ],
+        );
+    }
+    row(
+        &mut md,
+        "memory per idle keep-alive connection (bytes of RSS)",
+        "–",
+        &[memory[0].text(0), memory[1].text(0), "–".into()],
+    );
+    row(
+        &mut md,
+        "clean release build of a hello service (s), ours / `#[tokio::main]`",
+        "≤ 1.10",
+        &[
+            format!("{} (ratio {})", ours_build.text(1), build_ratio.text(2)),
+            format!("tokio::main: {}", tokio_build.text(1)),
+            "–".into(),
+        ],
+    );
+    row(
+        &mut md,
+        "proc-macro crates in that build (syn versions)",
+        "one syn",
+        &[
+            format!(
+                "{}: {} (syn {})",
+                ours_macros.0.len(),
+                ours_macros.0.join(", "),
+                ours_macros.1.join(", ")
+            ),
+            format!(
+                "tokio::main: {}: {} (syn {})",
+                tokio_macros.0.len(),
+                tokio_macros.0.join(", "),
+                tokio_macros.1.join(", ")
+            ),
+            "–".into(),
+        ],
+    );
+    row(
+        &mut md,
+        "`cargo check` of 50 `#[derive(Cleanup)]` structs vs 50 plain (ms); added per struct",
+        "–",
+        &[
+            format!(
+                "{} vs {}; {} ms",
+                derived.text(0),
+                plain.text(0),
+                per_struct.text(2)
+            ),
+            "–".into(),
+            "–".into(),
+        ],
+    );
+    let json = format!(
+        "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
+         \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
+         \"overhang_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
+         \"hot_path\":{{{}}},\
+         \"memory_per_connection_bytes\":{{\"graceful\":{},\"axum\":{}}},\
+         \"build_s\":{{\"graceful\":{},\"tokio\":{},\"ratio\":{}}},\
+         \"proc_macros\":{{\"graceful\":{:?},\"tokio\":{:?},\"syn\":{:?}}},\
+         \"expansion_ms\":{{\"derived\":{},\"plain\":{},\"added_per_struct\":{}}},\
+         \"inprocess\":{}}}\n",
+        idle[0].json(),
+        idle[1].json(),
+        idle[2].json(),
+        keep[0].json(),
+        keep[1].json(),
+        keep[2].json(),
+        over[0].json(),
+        over[1].json(),
+        over[2].json(),
+        hot.iter()
+            .map(|(key, spread)| format!("\"{key}\":{}", spread.json()))
+            .collect::<Vec<_>>()
+            .join(","),
+        memory[0].json(),
+        memory[1].json(),
+        ours_build.json(),
+        tokio_build.json(),
+        build_ratio.json(),
+        ours_macros.0,
+        tokio_macros.0,
+        ours_macros.1,
+        derived.json(),
+        plain.json(),
+        per_struct.json(),
+        inprocess.map_or_else(|| "null".to_owned(), |value| value.to_string()),
+    );
+    let dir = bench_dir();
+    std::fs::write(dir.join("results.md"), &md).unwrap();
+    std::fs::write(dir.join("results.json"), json).unwrap();
+    println!("{md}");
+    println!("written to {}", dir.join("results.md").display());
+}

@@ -1,0 +1,172 @@
+//! nginx (Debian's package) as a test's child process: found on the
+//! machine (a test fails, never skips, when it is missing), started in the
+//! foreground on a configuration the test writes, and stopped when dropped.
+
+use std::collections::BTreeSet;
+use std::collections::hash_map::RandomState;
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::Signal;
+
+/// How long nginx may take to accept on its port.
+const START_BOUND: Duration = Duration::from_secs(10);
+/// How long nginx may take to exit after SIGTERM (its fast shutdown).
+const STOP_BOUND: Duration = Duration::from_secs(5);
+
+/// The nginx executable: on `PATH`, or where Debian puts it (`/usr/sbin`
+/// is not on every user's `PATH`). Fails the test when there is none.
+pub fn executable() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nginx"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("nginx is not installed: run .ci/run, or apt-get install -y nginx")
+        })
+}
+
+/// A free loopback port below the kernel's ephemeral range, for a server
+/// that binds it later: no outgoing connection can be given it by the
+/// kernel in the meantime, as it could a port picked with `bind(0)`. Never
+/// the same port twice in one test process.
+pub fn reserve_port() -> u16 {
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let (ephemeral_low, _) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(str::parse::<u16>);
+            Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999));
+    let low = ephemeral_low.saturating_sub(20_000).max(10_000);
+    assert!(
+        low + 100 < ephemeral_low,
+        "the ephemeral port range starts at {ephemeral_low}: no room below it"
+    );
+    let random = RandomState::new();
+    for attempt in 0u64..200 {
+        let port = low + (random.hash_one(attempt) % u64::from(ephemeral_low - low)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+    panic!("no free port in 127.0.0.1:{low}..{ephemeral_low} after 200 tries");
+}
+
+/// nginx running in the foreground (`daemon off`) as this test's child, in
+/// a process group of its own. Dropping it stops it (SIGTERM, then SIGKILL
+/// to the group past [`STOP_BOUND`]).
+pub struct Nginx {
+    child: Option<Child>,
+    /// Where it accepts.
+    pub address: SocketAddr,
+    /// Its prefix: configuration, error log, pid file, temp paths.
+    pub dir: PathBuf,
+}
+
+impl Nginx {
+    /// Writes `config` to `dir/nginx.conf`, starts nginx on it and waits
+    /// until `127.0.0.1:port` (where the configuration listens) accepts.
+    pub fn start(dir: &Path, config: &str, port: u16) -> Nginx {
+        let nginx = executable();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config).expect("cannot write the nginx configuration");
+        let output = File::create(dir.join("nginx.out")).unwrap();
+        let child = Command::new(&nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            // Messages before the configuration's own error_log is open.
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", nginx.display()));
+        let mut started = Nginx {
+            child: Some(child),
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir: dir.to_owned(),
+        };
+        started.wait_accepting();
+        started
+    }
+
+    fn wait_accepting(&mut self) {
+        let until = Instant::now() + START_BOUND;
+        loop {
+            if TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            let child = self.child.as_mut().unwrap();
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                panic!(
+                    "nginx exited ({status}) before accepting on {}:\n{}\n{}",
+                    self.address,
+                    self.output(),
+                    self.error_log()
+                );
+            }
+            if Instant::now() >= until {
+                panic!(
+                    "nginx did not accept on {} within {START_BOUND:?}:\n{}\n{}",
+                    self.address,
+                    self.output(),
+                    self.error_log()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What nginx wrote to its error log so far.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.join("nginx.out")).unwrap_or_default()
+    }
+
+    /// Stops nginx (fast shutdown: the master stops its worker, then
+    /// exits), at most [`STOP_BOUND`]; past that, kills its process group.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        let until = Instant::now() + STOP_BOUND;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        // Not reaped yet, so the group id is still the master's own.
+        let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
