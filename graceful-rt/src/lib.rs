@@ -87,11 +87,13 @@
 //! time. [`Cleanup::cleanup`] runs the same cleanup in a test and returns
 //! its [`CleanupReport`].
 //!
-//! [`Close`] is implemented for `Arc<T>`, `Box<T>`, `Option<T>` (`None` is
-//! skipped), `Vec<T>` (every element, concurrently), tokio-util's
+//! [`Close`] is implemented for `&T`, `Arc<T>`, `Box<T>`, `Option<T>`
+//! (`None` is skipped), `Vec<T>` (every element, concurrently), a writer
+//! behind a `tokio::sync::Mutex` (flushed and shut down, such as a
+//! `BufWriter<File>`), and, one crate feature each: tokio-util's
 //! `CancellationToken` (cancelled) and `TaskTracker` (closed, then waited
-//! for), and a writer behind a `tokio::sync::Mutex` (flushed and shut
-//! down, such as a `BufWriter<File>`).
+//! for) with `tokio-util`; `sqlx`, `deadpool-postgres`, `redis`,
+//! `async-nats` and `lapin` for their clients.
 //!
 //! # Signals
 //!

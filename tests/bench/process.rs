@@ -24,7 +24,10 @@
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
 //! shared and noisy. Results: `target/graceful-bench/results.md` and
-//! `results.json`. It installs what it needs (wrk from Debian's packages,
+//! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
+//! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
+//! without writing the table (`exit`, `overhang`, `hot`, `memory`,
+//! `compile`, `expansion`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 #[path = "../support/http.rs"]
@@ -628,6 +631,68 @@ fn main() {
         env: vec![("SHUTDOWN_TIMEOUT_MS".to_owned(), "3000".to_owned())],
     };
     let contenders = [&ours, &axum, &node];
+
+    if let Ok(figures) = std::env::var("BENCH_FIGURES") {
+        for figure in figures.split(',').map(str::trim) {
+            match figure {
+                "exit" => {
+                    for contender in contenders {
+                        let idle = exit_latency(contender, 0);
+                        let keep = exit_latency(contender, 100);
+                        println!(
+                            "exit {}: idle {} ms, 100 keep-alive {} ms",
+                            contender.label,
+                            idle.text(1),
+                            keep.text(1)
+                        );
+                    }
+                }
+                "overhang" => {
+                    for contender in contenders {
+                        println!(
+                            "overhang {}: {} ms",
+                            contender.label,
+                            overhang(contender).text(1)
+                        );
+                    }
+                }
+                "hot" => {
+                    for (key, spread) in hot_path(&ours, &axum) {
+                        println!("hot {key}: {}", spread.text(3));
+                    }
+                }
+                "memory" => {
+                    for contender in [&ours, &axum] {
+                        println!(
+                            "memory {}: {} bytes",
+                            contender.label,
+                            memory_per_connection(contender).text(0)
+                        );
+                    }
+                }
+                "compile" => {
+                    let cost = compile_cost();
+                    println!(
+                        "compile: ours {} s, tokio::main {} s, ratio {}",
+                        cost.ours.text(1),
+                        cost.tokio.text(1),
+                        cost.ratio.text(2)
+                    );
+                }
+                "expansion" => {
+                    let (derived, plain, added) = expansion_cost();
+                    println!(
+                        "expansion: {} vs {} ms; {} ms a struct",
+                        derived.text(0),
+                        plain.text(0),
+                        added.text(2)
+                    );
+                }
+                other => panic!("unknown figure {other:?}"),
+            }
+        }
+        return;
+    }
 
     eprintln!("1. exit latency (idle, then 100 idle keep-alive connections)");
     let idle: Vec<Spread> = contenders

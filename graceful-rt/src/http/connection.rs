@@ -18,12 +18,16 @@ use super::state::ServerState;
 /// flight on it, when it last carried bytes, and whether it has been cut.
 #[derive(Debug)]
 pub(crate) struct Activity {
+    /// The server this connection belongs to.
+    server: Arc<ServerState>,
     in_flight: AtomicUsize,
     /// Nanoseconds since [`epoch`] when the connection last carried a
     /// request's bytes or finished a response.
     last_active: AtomicU64,
-    /// Notified when a request starts or ends.
+    /// Notified when a request starts or ends, while the connection's task
+    /// watches (during the drain); unwatched, the request path skips it.
     changed: Notify,
+    watched: AtomicBool,
     cut: AtomicBool,
     /// Notified when the connection is cut.
     cut_notify: Notify,
@@ -43,12 +47,14 @@ fn now_nanos() -> u64 {
 }
 
 impl Activity {
-    pub(crate) fn new() -> Activity {
+    pub(crate) fn new(server: Arc<ServerState>) -> Activity {
         Activity {
+            server,
             in_flight: AtomicUsize::new(0),
             // A fresh connection may have its first request on the wire.
             last_active: AtomicU64::new(now_nanos()),
             changed: Notify::new(),
+            watched: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             cut_notify: Notify::new(),
             read_waker: Mutex::new(None),
@@ -61,19 +67,34 @@ impl Activity {
     }
 
     pub(crate) fn request_started(&self) {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        // SeqCst with `watch`: either the task sees this request, or this
+        // request sees the task watching and wakes it.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.touch();
-        self.changed.notify_waiters();
+        if self.watched.load(Ordering::SeqCst) {
+            self.changed.notify_waiters();
+        }
     }
 
     pub(crate) fn request_ended(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.touch();
-        self.changed.notify_waiters();
+        if self.watched.load(Ordering::SeqCst) {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// From now on, request starts and ends notify [`changed`](Self::changed).
+    pub(crate) fn watch(&self) {
+        self.watched.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn server(&self) -> &ServerState {
+        &self.server
     }
 
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// How long the connection has carried nothing.

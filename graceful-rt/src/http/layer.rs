@@ -120,7 +120,10 @@ where
                 };
             }
         }
-        let guard = InFlight::start(Arc::clone(&self.state), self.activity.clone());
+        let guard = match &self.activity {
+            Some(activity) => InFlight::on_connection(Arc::clone(activity)),
+            None => InFlight::through_layer(Arc::clone(&self.state)),
+        };
         ResponseFuture {
             kind: Kind::Inner {
                 future: self.inner.call(request),
@@ -172,7 +175,7 @@ where
                 let close = *http1
                     && guard
                         .as_ref()
-                        .is_some_and(|guard| guard.state.phase() != Phase::Serving);
+                        .is_some_and(|guard| guard.state().phase() != Phase::Serving);
                 let (mut parts, body) = response.into_parts();
                 if close {
                     parts
@@ -204,27 +207,48 @@ fn shutting_down<B>(http1: bool) -> Response<DrainBody<B>> {
 }
 
 /// A request in flight: counted from `call` until its response body has
-/// been sent in full (or dropped, when the connection dies).
+/// been sent in full (or dropped, when the connection dies). Under `serve`
+/// it is counted by its connection alone: nothing shared between workers
+/// is written on the request path.
 pub(crate) struct InFlight {
-    state: Arc<ServerState>,
-    activity: Option<Arc<Activity>>,
+    owner: Owner,
+}
+
+enum Owner {
+    Connection(Arc<Activity>),
+    Layer(Arc<ServerState>),
 }
 
 impl InFlight {
-    fn start(state: Arc<ServerState>, activity: Option<Arc<Activity>>) -> InFlight {
-        state.in_flight.fetch_add(1, Ordering::AcqRel);
-        if let Some(activity) = &activity {
-            activity.request_started();
+    fn on_connection(activity: Arc<Activity>) -> InFlight {
+        activity.request_started();
+        InFlight {
+            owner: Owner::Connection(activity),
         }
-        InFlight { state, activity }
+    }
+
+    fn through_layer(state: Arc<ServerState>) -> InFlight {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight {
+            owner: Owner::Layer(state),
+        }
+    }
+
+    fn state(&self) -> &ServerState {
+        match &self.owner {
+            Owner::Connection(activity) => activity.server(),
+            Owner::Layer(state) => state,
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
-        if let Some(activity) = &self.activity {
-            activity.request_ended();
+        match &self.owner {
+            Owner::Connection(activity) => activity.request_ended(),
+            Owner::Layer(state) => {
+                state.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::future::{Future, IntoFuture, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -127,39 +127,6 @@ where
     }
 }
 
-/// The connections being served, so the drain deadline can cut them.
-#[derive(Default)]
-struct Open {
-    connections: Mutex<Vec<Weak<Activity>>>,
-}
-
-impl Open {
-    fn add(&self, activity: &Arc<Activity>) {
-        let mut connections = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Forget the closed ones now and then, so the list stays as long as
-        // the number of open connections, give or take.
-        if connections.len() >= 64 && connections.len().is_power_of_two() {
-            connections.retain(|weak| weak.strong_count() > 0);
-        }
-        connections.push(Arc::downgrade(activity));
-    }
-
-    fn cut_all(&self) {
-        let connections = std::mem::take(
-            &mut *self
-                .connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for activity in connections.iter().filter_map(Weak::upgrade) {
-            activity.cut();
-        }
-    }
-}
-
 async fn run<S, B>(serve: Serve<S>) -> io::Result<Drained>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -177,15 +144,14 @@ where
         stats,
     } = serve;
     let state = Arc::clone(&stats.inner);
-    let open = Arc::new(Open::default());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // CONNECT, for WebSockets over HTTP/2.
     builder.http2().enable_connect_protocol();
     let accept = {
-        let (open, state) = (Arc::clone(&open), Arc::clone(&state));
+        let state = Arc::clone(&state);
         move |stream: TcpStream| {
-            let activity = Arc::new(Activity::new());
-            open.add(&activity);
+            let activity = Arc::new(Activity::new(Arc::clone(&state)));
+            state.add(&activity);
             let io = TrackedIo::new(stream, Arc::clone(&activity), Arc::clone(&state));
             let service = DrainService::for_connection(
                 service.clone(),
@@ -286,7 +252,7 @@ where
             () = tokio::time::sleep_until(deadline.into()) => {
                 requests_cut = stats.in_flight();
                 connections_cut = stats.connections();
-                open.cut_all();
+                state.cut_all();
                 break;
             }
             () = closed_one => {}
@@ -363,6 +329,7 @@ async fn connection<S, B>(
         // once, unless it carried bytes so recently that a request may be on
         // the wire: that one waits out the grace, and a request that arrives
         // is served, and the connection closed after it.
+        activity.watch();
         loop {
             let changed = activity.changed();
             let mut changed = pin!(changed);

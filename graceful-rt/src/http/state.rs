@@ -2,11 +2,12 @@
 //! its counts (in-flight requests, open connections, requests answered
 //! 503), shared by the accept loop, the connections and the layer.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::sync::Notify;
 
+use super::connection::Activity;
 use crate::Shutdown;
 
 /// Live counts of a server's requests and connections, readable while it
@@ -36,7 +37,13 @@ pub(crate) struct ServerState {
     phase: AtomicU8,
     /// Notified when the phase changes.
     phase_changed: Notify,
+    /// Requests in flight through a [`DrainLayer`](super::DrainLayer) on
+    /// its own. Under [`serve`](super::serve), each connection counts its
+    /// own, so the request path touches nothing shared between workers.
     pub(crate) in_flight: AtomicUsize,
+    /// The connections of [`serve`](super::serve): counted in flight, and
+    /// cut at the drain deadline.
+    open: Mutex<Vec<Weak<Activity>>>,
     pub(crate) connections: AtomicUsize,
     pub(crate) late: AtomicUsize,
     /// Notified when the last connection closes.
@@ -48,7 +55,11 @@ pub(crate) struct ServerState {
 impl DrainStats {
     /// Requests whose response has not been fully sent yet.
     pub fn in_flight(&self) -> usize {
-        self.inner.in_flight.load(Ordering::Acquire)
+        let own = self.inner.in_flight.load(Ordering::Acquire);
+        own + self
+            .inner
+            .each_open(|activity| activity.in_flight())
+            .sum::<usize>()
     }
 
     /// Open connections, upgraded ones (WebSocket) included.
@@ -107,6 +118,33 @@ impl ServerState {
             }
             changed.await;
         }
+    }
+
+    /// Registers a connection of `serve`.
+    pub(crate) fn add(&self, activity: &Arc<Activity>) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget the closed ones now and then, so the list stays about as
+        // long as the number of open connections.
+        if open.len() >= 64 && open.len().is_power_of_two() {
+            open.retain(|weak| weak.strong_count() > 0);
+        }
+        open.push(Arc::downgrade(activity));
+    }
+
+    /// `each` of every open connection of `serve`.
+    fn each_open<T>(&self, each: impl Fn(&Activity) -> T) -> impl Iterator<Item = T> {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let values: Vec<T> = open
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|activity| each(&activity))
+            .collect();
+        values.into_iter()
+    }
+
+    /// Cuts every open connection of `serve` (the drain deadline).
+    pub(crate) fn cut_all(&self) {
+        let _: Vec<()> = self.each_open(Activity::cut).collect();
     }
 
     pub(crate) fn connection_opened(&self) {
