@@ -11,6 +11,7 @@ mod duration;
 mod errors;
 mod main_attr;
 mod suggest;
+mod syntax;
 
 /// Turns `async fn main` into a process that shuts down gracefully.
 ///

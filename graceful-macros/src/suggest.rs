@@ -1,5 +1,22 @@
 //! "Did you mean ...?" for misspelled names.
 
+/// "unknown argument `timout` for `#[graceful_main]`: did you mean
+/// `timeout`? The arguments are `timeout`, ...": the message for a name
+/// that is not one of `valid`.
+pub(crate) fn unknown(kind: &str, attribute: &str, valid: &[&str], name: &str) -> String {
+    let listed = valid
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match closest(name, valid) {
+        Some(close) => format!(
+            "unknown {kind} `{name}` for `{attribute}`: did you mean `{close}`? The {kind}s are {listed}"
+        ),
+        None => format!("unknown {kind} `{name}` for `{attribute}`: the {kind}s are {listed}"),
+    }
+}
+
 /// The candidate closest to `input`, if one is close enough to be a typo.
 pub(crate) fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let input = input.to_ascii_lowercase();

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use proc_macro2::Span;
-use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Member};
 
 use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
+use crate::syntax;
 
 const ATTRIBUTE: &str = "cleanup";
 const TIMEOUT: &str = "timeout";
@@ -115,19 +115,30 @@ fn options(attr: &syn::Attribute, field: &mut Tagged, errors: &mut Errors) {
     let mut seen: Vec<String> = Vec::new();
     let parsed = attr.parse_nested_meta(|meta| {
         let Some(key) = meta.path.get_ident().map(ToString::to_string) else {
-            errors.at(meta.path.span(), unknown_option("this path"));
-            return skip_value(&meta);
+            errors.at(
+                meta.path.span(),
+                suggest::unknown(
+                    "option",
+                    "#[cleanup]",
+                    OPTIONS,
+                    &syntax::path_text(&meta.path),
+                ),
+            );
+            return syntax::skip_value(&meta);
         };
         if !OPTIONS.contains(&key.as_str()) {
-            errors.at(meta.path.span(), unknown_option(&key));
-            return skip_value(&meta);
+            errors.at(
+                meta.path.span(),
+                suggest::unknown("option", "#[cleanup]", OPTIONS, &key),
+            );
+            return syntax::skip_value(&meta);
         }
         if !meta.input.peek(syn::Token![=]) {
             errors.at(
                 meta.path.span(),
                 format!("`{key}` needs a value: write `{}`", example(&key)),
             );
-            return skip_value(&meta);
+            return syntax::skip_value(&meta);
         }
         let value: Expr = meta.value()?.parse()?;
         if seen.contains(&key) {
@@ -158,39 +169,6 @@ fn example(key: &str) -> &'static str {
         WITH => "with = path::to::close_fn",
         _ => "after = \"db\"` or `after = [\"db\", \"cache\"]",
     }
-}
-
-fn unknown_option(key: &str) -> String {
-    let valid = OPTIONS
-        .iter()
-        .map(|key| format!("`{key}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match suggest::closest(key, OPTIONS) {
-        Some(close) => format!(
-            "unknown option `{key}` for `#[cleanup]`: did you mean `{close}`? The options are {valid}"
-        ),
-        None => format!("unknown option `{key}` for `#[cleanup]`: the options are {valid}"),
-    }
-}
-
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        meta.value()?.parse::<Expr>()?;
-    } else if meta.input.peek(syn::token::Paren) {
-        let content;
-        syn::parenthesized!(content in meta.input);
-        content.parse::<proc_macro2::TokenStream>()?;
-    }
-    Ok(())
-}
-
-fn path_text(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
 }
 
 fn string(value: &Expr) -> Option<&syn::LitStr> {
@@ -243,7 +221,7 @@ fn with(value: &Expr, errors: &mut Errors) -> Option<syn::Path> {
         }
         Expr::Call(call) => {
             let hint = match &*call.func {
-                Expr::Path(path) => format!("write `with = {}`", path_text(&path.path)),
+                Expr::Path(path) => format!("write `with = {}`", syntax::path_text(&path.path)),
                 _ => "write `with = close_fn`".to_owned(),
             };
             errors.spanned(

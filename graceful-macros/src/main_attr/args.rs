@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit};
@@ -12,6 +11,7 @@ use syn::{Expr, ExprLit, Lit};
 use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
+use crate::syntax;
 
 const TIMEOUT: &str = "timeout";
 const SIGNALS: &str = "signals";
@@ -68,20 +68,31 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
     let tokens = well_formed(tokens, errors);
     let parser = syn::meta::parser(|meta| {
         let Some(key) = meta.path.get_ident().cloned() else {
-            errors.spanned(&meta.path, unknown_key(&path_text(&meta.path)));
-            return skip_value(&meta);
+            errors.spanned(
+                &meta.path,
+                suggest::unknown(
+                    "argument",
+                    "#[graceful_main]",
+                    KEYS,
+                    &syntax::path_text(&meta.path),
+                ),
+            );
+            return syntax::skip_value(&meta);
         };
         let name = key.to_string();
         if !KEYS.contains(&name.as_str()) {
-            errors.at(key.span(), unknown_key(&name));
-            return skip_value(&meta);
+            errors.at(
+                key.span(),
+                suggest::unknown("argument", "#[graceful_main]", KEYS, &name),
+            );
+            return syntax::skip_value(&meta);
         }
         if !meta.input.peek(syn::Token![=]) {
             errors.at(
                 key.span(),
                 format!("`{key}` needs a value: write `{}`", example(&name)),
             );
-            return skip_value(&meta);
+            return syntax::skip_value(&meta);
         }
         let input = meta.value()?;
         if seen.contains(&name) {
@@ -232,42 +243,6 @@ fn example(key: &str) -> &'static str {
     }
 }
 
-fn unknown_key(name: &str) -> String {
-    let valid = KEYS
-        .iter()
-        .map(|key| format!("`{key}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match suggest::closest(name, KEYS) {
-        Some(close) => format!(
-            "unknown argument `{name}` for `#[graceful_main]`: did you mean `{close}`? The arguments are {valid}"
-        ),
-        None => {
-            format!("unknown argument `{name}` for `#[graceful_main]`: the arguments are {valid}")
-        }
-    }
-}
-
-fn path_text(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
-}
-
-/// Consumes whatever follows an unusable key up to the next comma.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        meta.value()?.parse::<Expr>()?;
-    } else if meta.input.peek(syn::token::Paren) {
-        let content;
-        syn::parenthesized!(content in meta.input);
-        content.parse::<TokenStream>()?;
-    }
-    Ok(())
-}
-
 /// "15s", "1.5s": for messages.
 fn display(duration: Duration) -> String {
     let millis = duration.as_millis();
@@ -286,7 +261,7 @@ fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<(&'static str,
         (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => group,
         _ => {
             let hint = match syn::parse2::<syn::Path>(value.clone()) {
-                Ok(path) => format!("signals = [{}]", path_text(&path)),
+                Ok(path) => format!("signals = [{}]", syntax::path_text(&path)),
                 Err(_) => "signals = [SIGTERM, SIGINT]".to_owned(),
             };
             errors.spanned(
@@ -360,7 +335,7 @@ fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String>
                 {
                     return Err(format!(
                         "write the signal's name, `{name}`, not `{}`",
-                        path_text(&path)
+                        syntax::path_text(&path)
                     ));
                 }
             }
@@ -414,7 +389,7 @@ fn flavor(value: &Expr, errors: &mut Errors) -> Option<Flavor> {
             let hint = match other {
                 Expr::Path(path) => format!(
                     "write it in quotes: `flavor = \"{}\"`",
-                    path_text(&path.path)
+                    syntax::path_text(&path.path)
                 ),
                 _ => EXPECTED.to_owned(),
             };
