@@ -125,11 +125,7 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
     let service = Service::start("after-signal", &[]);
     let address = service.address;
     let slow: Vec<_> = (0..20)
-        .map(|_| {
-            let mut stream = http::connect(address).expect("connect");
-            http::send(&mut stream, "GET", "/slow?ms=1500").unwrap();
-            thread::spawn(move || http::receive(&mut stream, ANSWER))
-        })
+        .map(|_| http::in_flight(address, "/slow?ms=1500", ANSWER))
         .collect();
     thread::sleep(Duration::from_millis(200));
     service.process.signal(Signal::SIGTERM);
@@ -173,11 +169,7 @@ fn a_second_request_on_a_kept_alive_connection_is_answered_or_declined_by_a_clea
     let address = service.address;
     let mut idle: Vec<TcpStream> = (0..10).map(|_| keep_alive_connection(&service)).collect();
     let slow: Vec<_> = (0..5)
-        .map(|_| {
-            let mut stream = http::connect(address).expect("connect");
-            http::send(&mut stream, "GET", "/slow?ms=1500").unwrap();
-            thread::spawn(move || http::receive(&mut stream, ANSWER))
-        })
+        .map(|_| http::in_flight(address, "/slow?ms=1500", ANSWER))
         .collect();
     thread::sleep(Duration::from_millis(200));
     let mut process = service.process;
@@ -219,9 +211,7 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
     let service = Service::start("recent", &[]);
     let address = service.address;
     // A slow request keeps the server draining.
-    let mut slow_stream = http::connect(address).unwrap();
-    http::send(&mut slow_stream, "GET", "/slow?ms=1500").unwrap();
-    let slow = thread::spawn(move || http::receive(&mut slow_stream, ANSWER));
+    let slow = http::in_flight(address, "/slow?ms=1500", ANSWER);
     let mut stream = keep_alive_connection(&service);
     // Signal within the grace of the connection's last response: a
     // request may be on the wire, so the connection must not be closed.

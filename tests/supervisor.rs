@@ -40,9 +40,7 @@ fn systemd_hears_ready_stopping_draining_and_cleaning_up() {
     );
 
     // One request in flight, so there is a drain to report.
-    let mut stream = http::connect(service.address).unwrap();
-    http::send(&mut stream, "GET", "/slow?ms=600").unwrap();
-    let slow = thread::spawn(move || http::receive(&mut stream, Duration::from_secs(10)));
+    let slow = http::in_flight(service.address, "/slow?ms=600", Duration::from_secs(10));
     thread::sleep(Duration::from_millis(100));
     service.process.signal(Signal::SIGTERM);
 

@@ -307,11 +307,7 @@ fn overhang(contender: &Contender) -> Spread {
             let running = contender.start();
             let address = running.address;
             let clients: Vec<_> = (0..50)
-                .map(|_| {
-                    let mut stream = http::connect(address).unwrap();
-                    http::send(&mut stream, "GET", "/slow?ms=1000").unwrap();
-                    thread::spawn(move || http::receive(&mut stream, Duration::from_secs(10)))
-                })
+                .map(|_| http::in_flight(address, "/slow?ms=1000", Duration::from_secs(10)))
                 .collect();
             thread::sleep(Duration::from_millis(300));
             let (_, exited) = running.terminate();

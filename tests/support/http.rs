@@ -120,6 +120,19 @@ pub fn receive(stream: &mut TcpStream, bound: Duration) -> Outcome {
     }
 }
 
+/// Sends `GET path` on a new connection now, and reads its response on a
+/// thread of its own, at most `bound`: a request in flight while the test
+/// goes on.
+pub fn in_flight(
+    address: SocketAddr,
+    path: &str,
+    bound: Duration,
+) -> std::thread::JoinHandle<Outcome> {
+    let mut stream = connect(address).expect("connect");
+    send(&mut stream, "GET", path).expect("send");
+    std::thread::spawn(move || receive(&mut stream, bound))
+}
+
 /// Sends a request and reads its response.
 pub fn request(stream: &mut TcpStream, method: &str, path: &str, bound: Duration) -> Outcome {
     match send(stream, method, path) {
