@@ -143,6 +143,7 @@ pub mod exit_code;
 pub mod http;
 mod integrations;
 mod log;
+mod notify;
 mod phase;
 pub mod report;
 mod shutdown;

@@ -344,18 +344,9 @@ impl fmt::Debug for Shutdown {
 }
 
 impl Inner {
-    /// Resolves once the shutdown is requested: the waiter is registered
-    /// before the flag is read, so a request in between is never missed.
+    /// Resolves once the shutdown is requested.
     async fn wait_requested(&self) {
-        loop {
-            let notified = self.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if self.requested.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
+        crate::notify::until(&self.notify, || self.requested.load(Ordering::Acquire)).await;
     }
 }
 

@@ -123,15 +123,7 @@ impl Activity {
 
     /// Resolves once the connection is cut.
     pub(crate) async fn cut_requested(&self) {
-        loop {
-            let notified = self.cut_notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_cut() {
-                return;
-            }
-            notified.await;
-        }
+        crate::notify::until(&self.cut_notify, || self.is_cut()).await;
     }
 
     fn is_cut(&self) -> bool {

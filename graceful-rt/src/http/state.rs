@@ -55,11 +55,10 @@ pub(crate) struct ServerState {
 impl DrainStats {
     /// Requests whose response has not been fully sent yet.
     pub fn in_flight(&self) -> usize {
-        let own = self.inner.in_flight.load(Ordering::Acquire);
-        own + self
-            .inner
-            .each_open(|activity| activity.in_flight())
-            .sum::<usize>()
+        let mut in_flight = self.inner.in_flight.load(Ordering::Acquire);
+        self.inner
+            .each_open(|activity| in_flight += activity.in_flight());
+        in_flight
     }
 
     /// Open connections, upgraded ones (WebSocket) included.
@@ -109,15 +108,7 @@ impl ServerState {
 
     /// Resolves once the server is draining.
     pub(crate) async fn draining(&self) {
-        loop {
-            let changed = self.phase_changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            changed.as_mut().enable();
-            if self.phase() == Phase::Draining {
-                return;
-            }
-            changed.await;
-        }
+        crate::notify::until(&self.phase_changed, || self.phase() == Phase::Draining).await;
     }
 
     /// Registers a connection of `serve`.
@@ -131,20 +122,17 @@ impl ServerState {
         open.push(Arc::downgrade(activity));
     }
 
-    /// `each` of every open connection of `serve`.
-    fn each_open<T>(&self, each: impl Fn(&Activity) -> T) -> impl Iterator<Item = T> {
+    /// Calls `each` with every open connection of `serve`.
+    fn each_open(&self, mut each: impl FnMut(&Activity)) {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let values: Vec<T> = open
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|activity| each(&activity))
-            .collect();
-        values.into_iter()
+        for activity in open.iter().filter_map(Weak::upgrade) {
+            each(&activity);
+        }
     }
 
     /// Cuts every open connection of `serve` (the drain deadline).
     pub(crate) fn cut_all(&self) {
-        let _: Vec<()> = self.each_open(Activity::cut).collect();
+        self.each_open(Activity::cut);
     }
 
     pub(crate) fn connection_opened(&self) {
@@ -166,14 +154,9 @@ impl ServerState {
 
     /// Resolves once no connection is open.
     pub(crate) async fn all_closed(&self) {
-        loop {
-            let closed = self.all_closed.notified();
-            let mut closed = std::pin::pin!(closed);
-            closed.as_mut().enable();
-            if self.connections.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            closed.await;
-        }
+        crate::notify::until(&self.all_closed, || {
+            self.connections.load(Ordering::Acquire) == 0
+        })
+        .await;
     }
 }
