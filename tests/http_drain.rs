@@ -153,11 +153,7 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
     }
     for slow in slow {
         let outcome = slow.join().unwrap();
-        assert_eq!(
-            outcome.response().map(|response| response.status),
-            Some(200),
-            "{outcome:?}"
-        );
+        assert_eq!(outcome.status(), Some(200), "{outcome:?}");
     }
     let exit = service.process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
@@ -194,13 +190,7 @@ fn a_second_request_on_a_kept_alive_connection_is_answered_or_declined_by_a_clea
     }
     eprintln!("keepalive-reuse: {declined} declined by a clean close, {answered} answered");
     for slow in slow {
-        assert_eq!(
-            slow.join()
-                .unwrap()
-                .response()
-                .map(|response| response.status),
-            Some(200)
-        );
+        assert_eq!(slow.join().unwrap().status(), Some(200));
     }
     let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
@@ -227,13 +217,7 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
     assert_eq!(response.headers_named("connection"), ["close"]);
     http::wait_closed(&mut stream, Duration::from_secs(5))
         .expect("closed cleanly after the answer");
-    assert_eq!(
-        slow.join()
-            .unwrap()
-            .response()
-            .map(|response| response.status),
-        Some(200)
-    );
+    assert_eq!(slow.join().unwrap().status(), Some(200));
     let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert_eq!(

@@ -70,13 +70,7 @@ fn systemd_hears_ready_stopping_draining_and_cleaning_up() {
     }
     assert_eq!(field(&later, "STATUS"), Some("cleaning up: db"), "{later}");
 
-    assert_eq!(
-        slow.join()
-            .unwrap()
-            .response()
-            .map(|response| response.status),
-        Some(200)
-    );
+    assert_eq!(slow.join().unwrap().status(), Some(200));
     let exit = service.process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
     let _ = std::fs::remove_file(&path);

@@ -66,6 +66,11 @@ impl Outcome {
         }
     }
 
+    /// The status of the response, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.response().map(|response| response.status)
+    }
+
     /// A request whose bytes were sent and that got no complete response.
     pub fn is_lost(&self) -> bool {
         !matches!(self, Outcome::Answered(_))
