@@ -12,7 +12,7 @@ use crate::cleanup::{CloseReport, Observer};
 use crate::duration;
 use crate::exit_code;
 use crate::log;
-use crate::report::{self, CloseEntry, DrainEntry, Report};
+use crate::report::{self, CloseEntry, DrainCounts, Report};
 use crate::systemd::Notifier;
 use crate::timeline::Timeline;
 use crate::watchdog;
@@ -54,17 +54,6 @@ struct Close {
     name: String,
     started: Option<Instant>,
     ended: Option<CloseReport>,
-}
-
-/// What a server's drain counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
-pub(crate) struct DrainCounts {
-    pub(crate) in_flight: usize,
-    pub(crate) connections: usize,
-    pub(crate) late: usize,
-    pub(crate) requests_cut: usize,
-    pub(crate) connections_cut: usize,
 }
 
 /// Why an exit is forced.
@@ -296,13 +285,7 @@ impl PhaseMachine {
             drain_ms: since(begun_at, state.main_ended),
             cleanup_ms: since(cleanup_start, Some(now)),
             total_ms: since(begun_at, Some(now)),
-            drain: state.drain.map(|drain| DrainEntry {
-                in_flight: drain.in_flight,
-                connections: drain.connections,
-                late: drain.late,
-                requests_cut: drain.requests_cut,
-                connections_cut: drain.connections_cut,
-            }),
+            drain: state.drain,
             closes,
             pending,
             timeout: self.timeout,

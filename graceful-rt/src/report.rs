@@ -56,16 +56,17 @@ pub(crate) struct Report {
     pub(crate) drain_ms: Option<f64>,
     pub(crate) cleanup_ms: Option<f64>,
     pub(crate) total_ms: Option<f64>,
-    pub(crate) drain: Option<DrainEntry>,
+    pub(crate) drain: Option<DrainCounts>,
     pub(crate) closes: Vec<CloseEntry>,
     pub(crate) pending: Vec<String>,
     /// For the summary line; not in the JSON.
     pub(crate) timeout: Duration,
 }
 
-/// What the HTTP servers' drains counted (feature `axum`).
-#[derive(Debug)]
-pub(crate) struct DrainEntry {
+/// What the HTTP servers' drains counted (feature `axum`), summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) struct DrainCounts {
     pub(crate) in_flight: usize,
     pub(crate) connections: usize,
     pub(crate) late: usize,
@@ -384,7 +385,7 @@ mod tests {
     fn json_is_valid_and_escapes_what_it_must() {
         let mut report = report();
         report.main_error = Some("Io(\"disk \\ full\"\n\tat\u{1}\")".into());
-        report.drain = Some(DrainEntry {
+        report.drain = Some(DrainCounts {
             in_flight: 3,
             connections: 40,
             late: 1,

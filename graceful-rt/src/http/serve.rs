@@ -26,7 +26,7 @@ use super::state::DrainStats;
 use super::state::{Phase, ServerState};
 use crate::duration;
 use crate::log;
-use crate::phase::DrainCounts;
+use crate::report::DrainCounts;
 use crate::{BoxError, Shutdown};
 
 /// Serves `service` on `listener` until the shutdown, then drains (see the
