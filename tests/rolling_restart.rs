@@ -10,7 +10,8 @@
 //! ours, and both results are printed side by side (`--nocapture`); only
 //! ours is asserted.
 //!
-//! nginx is installed by `.ci/run`; without it this test fails, saying so.
+//! nginx is installed by the test itself when it is missing (as root, with
+//! apt-get); where it cannot be, the test fails, saying what to do.
 
 mod support;
 

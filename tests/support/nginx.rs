@@ -1,5 +1,6 @@
 //! nginx (Debian's package) as a test's child process: found on the
-//! machine (a test fails, never skips, when it is missing), started in the
+//! machine, or installed when it is missing (a test fails, never skips,
+//! when it cannot be had), started in the
 //! foreground on a configuration the test writes, and stopped when dropped.
 
 use std::collections::BTreeSet;
@@ -10,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,29 @@ const START_BOUND: Duration = Duration::from_secs(10);
 const STOP_BOUND: Duration = Duration::from_secs(5);
 
 /// The nginx executable: on `PATH`, or where Debian puts it (`/usr/sbin`
-/// is not on every user's `PATH`). Fails the test when there is none.
+/// is not on every user's `PATH`). When there is none, installs Debian's
+/// package (as root, with apt-get: the machine this project is tested on
+/// reaches Debian's registry), once per test process, so the README's test
+/// command needs nothing installed by hand. Fails the test, saying what to
+/// do, when it cannot.
 pub fn executable() -> PathBuf {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    if let Some(found) = find() {
+        return found;
+    }
+    INSTALLED
+        .get_or_init(|| {
+            install()?;
+            find().ok_or_else(|| {
+                "apt-get installed nginx, but no nginx executable is on PATH or in /usr/sbin"
+                    .to_owned()
+            })
+        })
+        .clone()
+        .unwrap_or_else(|why| panic!("nginx is needed by this test and is not installed: {why}"))
+}
+
+fn find() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -32,9 +54,53 @@ pub fn executable() -> PathBuf {
         .chain([PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join("nginx"))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!("nginx is not installed: run .ci/run, or apt-get install -y nginx")
+}
+
+/// `apt-get install -y nginx`, after `apt-get update` if the package lists
+/// are stale. apt's own lock serialises concurrent test processes; a
+/// second one waits for it, then finds the package installed.
+fn install() -> Result<(), String> {
+    let how = "install it with `apt-get install -y nginx` (Debian's package), or run the tests as root on a machine with apt-get";
+    if !is_root() {
+        return Err(format!(
+            "this test process is not root, so it cannot install it; {how}"
+        ));
+    }
+    let apt_get = |args: &[&str]| -> Result<(), String> {
+        eprintln!("nginx is not installed: running apt-get {}", args.join(" "));
+        let output = Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300", "-o", "Acquire::Retries=3"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run apt-get ({error}); {how}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "apt-get {} failed ({}):\n{}{}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    };
+    apt_get(&["install", "-y", "nginx"]).or_else(|_| {
+        apt_get(&["update"])?;
+        apt_get(&["install", "-y", "nginx"])
+    })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let uid = status.lines().find(|line| line.starts_with("Uid:"))?;
+            Some(uid.split_whitespace().nth(1)? == "0")
         })
+        .unwrap_or(false)
 }
 
 /// A free loopback port below the kernel's ephemeral range, for a server
