@@ -131,6 +131,7 @@ impl PhaseMachine {
         total.late += counts.late;
         total.requests_cut += counts.requests_cut;
         total.connections_cut += counts.connections_cut;
+        total.unresponsive += counts.unresponsive;
     }
 
     pub(crate) fn cleanup_started<'n>(&self, names: impl Iterator<Item = &'n str>) {

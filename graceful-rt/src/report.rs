@@ -19,7 +19,7 @@
 //! | `drain_ms` | number or null | from the cause to main's return: the time the server took to drain |
 //! | `cleanup_ms` | number or null | from the start of the cleanup to its end (or to the forced exit) |
 //! | `total_ms` | number or null | from the cause to the exit |
-//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `late` (requests that arrived after draining began, served with `Connection: close`), `requests_cut` and `connections_cut` (at the drain deadline) |
+//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `late` (requests that arrived after draining began, served with `Connection: close`), `requests_cut` (requests whose head had arrived and whose response had not been written out in full) and `connections_cut` (at the drain deadline), `unresponsive` (connections closed earlier because their client held them without a request for [`http::CLIENT_BOUND`](crate#http)) |
 //! | `closes` | array | one object per close, in plan order (below) |
 //! | `pending` | array of strings | what was still running at a forced exit: `main` and/or close names; empty otherwise |
 //!
@@ -72,6 +72,7 @@ pub(crate) struct DrainCounts {
     pub(crate) late: usize,
     pub(crate) requests_cut: usize,
     pub(crate) connections_cut: usize,
+    pub(crate) unresponsive: usize,
 }
 
 #[derive(Debug)]
@@ -154,6 +155,9 @@ impl Report {
             if drain.late > 0 {
                 let _ = write!(line, ", {} late requests served", drain.late);
             }
+            if drain.unresponsive > 0 {
+                let _ = write!(line, ", {} unresponsive clients closed", drain.unresponsive);
+            }
         }
         if let Some(ms) = self.total_ms {
             let _ = write!(line, ", total {}", display_ms(ms));
@@ -202,6 +206,7 @@ impl Report {
                 json.field("late").number(drain.late);
                 json.field("requests_cut").number(drain.requests_cut);
                 json.field("connections_cut").number(drain.connections_cut);
+                json.field("unresponsive").number(drain.unresponsive);
                 json.close('}');
             }
         }
@@ -391,6 +396,7 @@ mod tests {
             late: 1,
             requests_cut: 0,
             connections_cut: 0,
+            unresponsive: 0,
         });
         let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(value["main_error"], "Io(\"disk \\ full\"\n\tat\u{1}\")");

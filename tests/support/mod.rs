@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use nix::sys::signal::Signal;
 
+pub mod h2;
 pub mod http;
 pub mod nginx;
 pub mod servers;
@@ -323,4 +324,25 @@ pub fn read_report(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|error| panic!("no report at {}: {error}", path.display()));
     serde_json::from_str(&text).expect("the report is not JSON")
+}
+
+/// The ids of the rows in the `items` table of the example service's
+/// database at `path` (read once the service has exited).
+pub fn stored_ids(path: &std::path::Path) -> std::collections::BTreeSet<i64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let db = sqlx::SqlitePool::connect(&url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items")
+            .fetch_all(&db)
+            .await
+            .expect("SELECT id FROM items");
+        db.close().await;
+        ids.into_iter().collect()
+    })
 }

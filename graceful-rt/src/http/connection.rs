@@ -15,17 +15,29 @@ use tokio::sync::Notify;
 use super::state::ServerState;
 
 /// What draining needs to know of one connection: whether a request is in
-/// flight on it, when it last carried bytes, and whether it has been cut.
+/// flight on it, when it last carried bytes, which protocol it speaks, and
+/// whether it has been cut.
 #[derive(Debug)]
 pub(crate) struct Activity {
     /// The server this connection belongs to.
     server: Arc<ServerState>,
+    /// Requests whose head has arrived and whose response has not yet been
+    /// handed to the socket in full: counted from the service call until
+    /// the first flush of the connection after the response's last frame.
     in_flight: AtomicUsize,
+    /// Of those, the responses whose last frame the service has produced,
+    /// waiting for the flush that hands them to the socket.
+    answered: AtomicUsize,
+    /// The connection's IO is gone: an answered response is done at once.
+    io_closed: AtomicBool,
     /// Nanoseconds since [`epoch`] when the connection last carried a
     /// request's bytes or finished a response.
     last_active: AtomicU64,
-    /// Notified when a request starts or ends, while the connection's task
-    /// watches (during the drain); unwatched, the request path skips it.
+    /// A request on this connection was HTTP/2.
+    http2: AtomicBool,
+    /// Notified when a request starts or ends, or the connection turns out
+    /// to be HTTP/2, while the connection's task watches (during the
+    /// drain); unwatched, the request path skips it.
     changed: Notify,
     watched: AtomicBool,
     cut: AtomicBool,
@@ -51,8 +63,11 @@ impl Activity {
         Activity {
             server,
             in_flight: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
+            io_closed: AtomicBool::new(false),
             // A fresh connection may have its first request on the wire.
             last_active: AtomicU64::new(now_nanos()),
+            http2: AtomicBool::new(false),
             changed: Notify::new(),
             watched: AtomicBool::new(false),
             cut: AtomicBool::new(false),
@@ -66,21 +81,47 @@ impl Activity {
         self.last_active.store(now_nanos(), Ordering::Release);
     }
 
-    pub(crate) fn request_started(&self) {
-        // SeqCst with `watch`: either the task sees this request, or this
-        // request sees the task watching and wakes it.
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.touch();
+    fn announce(&self) {
         if self.watched.load(Ordering::SeqCst) {
             self.changed.notify_waiters();
         }
     }
 
-    pub(crate) fn request_ended(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    pub(crate) fn request_started(&self) {
+        // SeqCst with `watch`: either the task sees this request, or this
+        // request sees the task watching and wakes it.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.touch();
-        if self.watched.load(Ordering::SeqCst) {
-            self.changed.notify_waiters();
+        self.announce();
+    }
+
+    /// The request was HTTP/2: the connection drains by GOAWAY, at once.
+    pub(crate) fn saw_http2(&self) {
+        if !self.http2.load(Ordering::Relaxed) {
+            self.http2.store(true, Ordering::SeqCst);
+            self.announce();
+        }
+    }
+
+    /// The service produced the response's last frame (or the response was
+    /// dropped): it is done once the connection next flushes, or at once if
+    /// the connection's IO is gone.
+    pub(crate) fn request_answered(&self) {
+        // SeqCst with `io_closed`: either this sees the IO gone and
+        // releases the response, or the IO's drop sees this response.
+        self.answered.fetch_add(1, Ordering::SeqCst);
+        if self.io_closed.load(Ordering::SeqCst) {
+            self.release(self.answered.swap(0, Ordering::SeqCst));
+        }
+    }
+
+    /// `count` answered responses were handed to the socket (or their
+    /// connection is gone): no longer in flight.
+    fn release(&self, count: usize) {
+        if count > 0 {
+            self.in_flight.fetch_sub(count, Ordering::SeqCst);
+            self.touch();
+            self.announce();
         }
     }
 
@@ -97,14 +138,19 @@ impl Activity {
         self.in_flight.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::SeqCst)
+    }
+
     /// How long the connection has carried nothing.
     pub(crate) fn idle_for(&self) -> Duration {
         let last = self.last_active.load(Ordering::Acquire);
         Duration::from_nanos(now_nanos().saturating_sub(last))
     }
 
-    /// A future that resolves at the next request start or end; it counts
-    /// events from its creation on, so create it before checking the state.
+    /// A future that resolves at the next request start or end (or when the
+    /// connection turns out to be HTTP/2); it counts events from its
+    /// creation on, so create it before checking the state.
     pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.changed.notified()
     }
@@ -159,6 +205,9 @@ pin_project_lite::pin_project! {
 
     impl<T> PinnedDrop for TrackedIo<T> {
         fn drop(this: Pin<&mut Self>) {
+            let activity = &this.activity;
+            activity.io_closed.store(true, Ordering::SeqCst);
+            activity.release(activity.answered.swap(0, Ordering::SeqCst));
             this.counts.connection_closed();
         }
     }
@@ -233,11 +282,81 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         self.io.is_write_vectored()
     }
 
+    /// hyper (HTTP/1.1) and h2 flush their connection after writing out
+    /// what they buffered: a flush that completes hands every response
+    /// answered before it began to the socket. (An HTTP/2 response answered
+    /// while its connection's task was already between encoding its frames
+    /// and flushing is released one flush early: its frames go out at the
+    /// task's next poll, microseconds later.)
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
+        let this = self.project();
+        let answered = this.activity.answered.load(Ordering::SeqCst);
+        let poll = this.io.poll_flush(cx);
+        if answered > 0 && matches!(poll, Poll::Ready(Ok(()))) {
+            this.activity.answered.fetch_sub(answered, Ordering::SeqCst);
+            this.activity.release(answered);
+        }
+        poll
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.project().io.poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+
+    use super::*;
+
+    fn tracked(
+        capacity: usize,
+    ) -> (
+        TrackedIo<tokio::io::DuplexStream>,
+        Arc<Activity>,
+        tokio::io::DuplexStream,
+    ) {
+        let server = Arc::new(ServerState::default());
+        let activity = Arc::new(Activity::new(Arc::clone(&server)));
+        let (ours, theirs) = duplex(capacity);
+        (
+            TrackedIo::new(ours, Arc::clone(&activity), server),
+            activity,
+            theirs,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_answered_response_is_in_flight_until_the_next_flush() {
+        let (mut io, activity, mut peer) = tracked(64);
+        activity.request_started();
+        io.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        activity.request_answered();
+        assert_eq!(activity.in_flight(), 1, "answered, not yet flushed");
+        io.flush().await.unwrap();
+        assert_eq!(activity.in_flight(), 0, "flushed after it was answered");
+        let mut head = [0u8; 17];
+        peer.read_exact(&mut head).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_answered_response_is_done_when_its_connection_closes() {
+        let (io, activity, _peer) = tracked(64);
+        activity.request_started();
+        activity.request_started();
+        activity.request_answered();
+        drop(io);
+        assert_eq!(
+            activity.in_flight(),
+            1,
+            "the unanswered one is still in flight"
+        );
+        activity.request_answered();
+        assert_eq!(
+            activity.in_flight(),
+            0,
+            "answered after the close: done at once"
+        );
     }
 }

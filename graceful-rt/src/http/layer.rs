@@ -121,7 +121,12 @@ where
             }
         }
         let guard = match &self.activity {
-            Some(activity) => InFlight::on_connection(Arc::clone(activity)),
+            Some(activity) => {
+                if !http1 {
+                    activity.saw_http2();
+                }
+                InFlight::on_connection(Arc::clone(activity))
+            }
             None => InFlight::through_layer(Arc::clone(&self.state)),
         };
         ResponseFuture {
@@ -207,9 +212,10 @@ fn shutting_down<B>(http1: bool) -> Response<DrainBody<B>> {
 }
 
 /// A request in flight: counted from `call` until its response body has
-/// been sent in full (or dropped, when the connection dies). Under `serve`
-/// it is counted by its connection alone: nothing shared between workers
-/// is written on the request path.
+/// been produced in full (or dropped, when the connection dies); under
+/// `serve`, until its connection has then flushed it to the socket. Under
+/// `serve` it is counted by its connection alone: nothing shared between
+/// workers is written on the request path.
 pub(crate) struct InFlight {
     owner: Owner,
 }
@@ -245,7 +251,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         match &self.owner {
-            Owner::Connection(activity) => activity.request_ended(),
+            Owner::Connection(activity) => activity.request_answered(),
             Owner::Layer(state) => {
                 state.in_flight.fetch_sub(1, Ordering::AcqRel);
             }

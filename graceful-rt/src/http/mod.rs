@@ -15,14 +15,25 @@
 //!    between the last accept and the close is reset with the listener; its
 //!    request never reached the application. The lame duck is the cure: a
 //!    load balancer that has stopped routing here sends nothing to race.
-//! 3. **Idle keep-alive connections close at once**, with a clean FIN. A
-//!    connection that carried bytes within the last [`IDLE_GRACE`] may have
-//!    a request on the wire: it is given that long to deliver it.
-//! 4. **In-flight requests finish**; HTTP/1.1 responses carry
-//!    `Connection: close`, HTTP/2 connections get GOAWAY.
+//! 3. **Every connection is asked to close**, by its own protocol:
+//!    - **HTTP/2** gets GOAWAY at once, whatever its traffic (a multiplexed
+//!      connection is never quiet). hyper sends it in two steps: first with
+//!      the highest stream id and a PING, then, once the PING is answered,
+//!      with the id of the last stream it accepted. Streams up to that id
+//!      finish; later ones are refused, never processed, so the client
+//!      retries them elsewhere. The connection closes after its last stream.
+//!    - **HTTP/1.1** idle keep-alive connections close at once, with a clean
+//!      FIN. A connection that carried bytes within the last [`IDLE_GRACE`]
+//!      may have a request on the wire: it is given that long to deliver
+//!      it. A connection with a request in flight closes after its
+//!      response, which says `Connection: close`.
+//! 4. **In-flight requests finish.** A request is in flight from the
+//!    arrival of its head until its response has been written out to the
+//!    socket in full.
 //! 5. **A request that arrives on an open connection after draining began**
 //!    was on the wire when it began: it is served like an in-flight one, and
-//!    its connection closes after it (`Connection: close`). Never a hang,
+//!    its connection closes after it (`Connection: close`; on HTTP/2, a
+//!    stream opened before the client saw the final GOAWAY). Never a hang,
 //!    never a reset, and never an error a load balancer might pass on to
 //!    its client: behind nginx with its default `proxy_next_upstream`, an
 //!    answered 503 reaches the client, where a served request or a refused
@@ -30,10 +41,28 @@
 //!    connections, so it answers such requests `503 Service Unavailable`
 //!    with `Connection: close`, `Retry-After: 1` and
 //!    `{"error":"server is shutting down"}`.)
-//! 6. **The drain deadline** (the shutdown deadline minus the cleanup
+//! 6. **Clients that do not cooperate are bounded.** While a connection
+//!    has no request in flight it waits on its client: for the rest of a
+//!    request head, the answer to the GOAWAY PING, a read. That wait lasts
+//!    at most [`CLIENT_BOUND`] (1 s), then the connection is closed without
+//!    a response (a `408` would race the rest of the client's request and
+//!    be lost to the reset that follows; a request whose head never
+//!    arrived was never processed, and a client retries it). Such closes
+//!    are counted in [`Drained::unresponsive`].
+//! 7. **The drain deadline** (the shutdown deadline minus the cleanup
 //!    reserve) closes whatever is still open, upgraded connections
 //!    (WebSocket) included, so the cleanup always runs inside the timeout;
-//!    the cut is counted, and the exit code is then 3.
+//!    every request whose head had arrived and whose response was not
+//!    written out is counted as cut, and the exit code is then 3.
+//!
+//! **Pipelined HTTP/1.1 requests** (several sent before the first response)
+//! are not all answered when draining begins: the request in flight is
+//! answered with `Connection: close`, and hyper closes the connection after
+//! it without reading the ones queued behind it. hyper gives no way to know
+//! that more requests are buffered, and keeping the connection open for
+//! them would race the next request of every non-pipelining client. RFC
+//! 9112 (section 9.3.2) has the client retry requests left unanswered when
+//! the connection closes; browsers and common clients do not pipeline.
 //!
 //! Long-lived responses (SSE, WebSocket) learn of the shutdown from
 //! [`Shutdown::requested`](crate::Shutdown::requested) and should end
@@ -56,7 +85,22 @@ pub use readiness::Readiness;
 pub use serve::{Drained, Serve, serve};
 pub use state::DrainStats;
 
-/// How long a connection that carried bytes must then stay quiet before
-/// draining closes it at once. A connection used more recently may have a
-/// request on the wire; closing it would lose that request.
-pub const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+use std::time::Duration;
+
+/// How long an HTTP/1.1 connection that carried bytes must then stay quiet
+/// before draining closes it at once. A connection used more recently may
+/// have a request on the wire; closing it would lose that request.
+/// (HTTP/2 has no such grace: GOAWAY tells the client which of its streams
+/// were accepted, so it is sent at once.)
+pub const IDLE_GRACE: Duration = Duration::from_millis(100);
+
+/// How long draining waits on a client while its connection has no
+/// request in flight: for the rest of a request head it started to send,
+/// for its answer to the PING of HTTP/2's two-step GOAWAY, for it to read
+/// what the server wrote. Counted from the start of the drain, or from the
+/// end of the connection's last request; past it, the connection is closed
+/// (and counted in [`Drained::unresponsive`]). A cooperative client needs a
+/// round trip; a second is far more than that on any network a server is
+/// deployed to, and a small part of any shutdown budget. Requests in flight
+/// are not bounded by it: they have until the drain deadline.
+pub const CLIENT_BOUND: Duration = Duration::from_secs(1);

@@ -7,6 +7,7 @@ use std::io;
 use std::pin::{Pin, pin};
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -19,11 +20,11 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::IDLE_GRACE;
 use super::connection::{Activity, TrackedIo};
 use super::layer::DrainService;
 use super::state::DrainStats;
 use super::state::{Phase, ServerState};
+use super::{CLIENT_BOUND, IDLE_GRACE};
 use crate::duration;
 use crate::log;
 use crate::report::DrainCounts;
@@ -105,6 +106,11 @@ pub struct Drained {
     pub requests_cut: usize,
     /// Connections still open at the drain deadline, closed there.
     pub connections_cut: usize,
+    /// Connections closed before the drain deadline because their client
+    /// held them for [`CLIENT_BOUND`] without a request in flight: it did
+    /// not finish a request head, answer HTTP/2's GOAWAY PING, or read.
+    /// No request was lost with them.
+    pub unresponsive: usize,
     /// From the start of draining to the last connection closed (or cut).
     pub elapsed: Duration,
 }
@@ -264,8 +270,19 @@ where
         late: stats.late(),
         requests_cut,
         connections_cut,
+        unresponsive: state.unresponsive.load(Ordering::Acquire),
         elapsed: started.elapsed(),
     };
+    if drained.unresponsive > 0 {
+        log::info!(
+            "closed {} {} whose {} held {} for {} without a request",
+            drained.unresponsive,
+            plural(drained.unresponsive, "connection", "connections"),
+            plural(drained.unresponsive, "client", "clients"),
+            plural(drained.unresponsive, "it", "them"),
+            duration::display(CLIENT_BOUND),
+        );
+    }
     if connections_cut > 0 {
         log::warning!(
             "drain deadline passed: cut {requests_cut} {} on {connections_cut} {}",
@@ -293,14 +310,15 @@ where
             late: drained.late,
             requests_cut,
             connections_cut,
+            unresponsive: drained.unresponsive,
         });
     }
     Ok(drained)
 }
 
 /// Serves one connection until it closes: normally until draining begins,
-/// then until it may close without losing a request, then until the server
-/// cuts it at the drain deadline at the latest.
+/// then until it may close without losing a request (see [`drain`]), then
+/// until the server cuts it at the drain deadline at the latest.
 async fn connection<S, B>(
     builder: auto::Builder<TokioExecutor>,
     io: TrackedIo<TcpStream>,
@@ -318,39 +336,78 @@ async fn connection<S, B>(
 {
     let connection =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
-    let serving = async {
-        let mut connection = pin!(connection);
-        tokio::select! {
-            _ = connection.as_mut() => return,
-            () = state.draining() => {}
-        }
-        // A connection in the middle of a request closes after its response
-        // (hyper sends `Connection: close`, or GOAWAY); an idle one closes at
-        // once, unless it carried bytes so recently that a request may be on
-        // the wire: that one waits out the grace, and a request that arrives
-        // is served, and the connection closed after it.
-        activity.watch();
-        loop {
-            let changed = activity.changed();
-            let mut changed = pin!(changed);
-            changed.as_mut().enable();
-            let idle_for = activity.idle_for();
-            if activity.in_flight() > 0 || idle_for >= IDLE_GRACE {
-                connection.as_mut().graceful_shutdown();
-                break;
-            }
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                () = tokio::time::sleep(IDLE_GRACE - idle_for) => {}
-                () = changed => {}
-            }
-        }
-        let _ = connection.await;
-    };
-    // Dropping the connection at the cut closes its socket.
+    let mut connection = pin!(connection);
     tokio::select! {
-        () = serving => {}
+        _ = connection.as_mut() => return,
+        () = state.draining() => {}
+    }
+    // Dropping the connection (unresponsive, or cut) closes its socket.
+    tokio::select! {
+        closed = drain(connection, &activity, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
+            state.unresponsive.fetch_add(1, Ordering::AcqRel);
+        },
         () = activity.cut_requested() => {}
+    }
+}
+
+/// How a connection's drain ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Closed {
+    /// By its protocol: after its last response, or idle.
+    ByProtocol,
+    /// By the server: its client held it for [`CLIENT_BOUND`] without a
+    /// request in flight.
+    Unresponsive,
+}
+
+/// Drains one connection: asks it to close, then waits until it has.
+///
+/// - **HTTP/2** is asked at once (GOAWAY), whatever its traffic: streams
+///   the server has accepted finish, later ones are refused, and hyper
+///   closes the connection after its last stream.
+/// - **HTTP/1.1** is asked at once when a request is in flight (its
+///   response says `Connection: close`) or when it has carried nothing for
+///   [`IDLE_GRACE`] (closed at once); one used more recently may have a
+///   request on the wire, and gets the rest of the grace to deliver it.
+///
+/// While no request is in flight, the connection waits on its client: for
+/// the rest of a request head, the answer to the GOAWAY PING, or a read.
+/// That wait is bounded by [`CLIENT_BOUND`], counted from the start of the
+/// drain or the end of its last request; past it, the connection is
+/// dropped. A request in flight is waited for until the drain deadline.
+async fn drain<C: Future>(
+    mut connection: Pin<&mut C>,
+    activity: &Activity,
+    ask_to_close: impl Fn(Pin<&mut C>),
+) -> Closed {
+    activity.watch();
+    let mut asked = false;
+    let mut quiet_since = Instant::now();
+    loop {
+        let changed = activity.changed();
+        let mut changed = pin!(changed);
+        changed.as_mut().enable();
+        let in_flight = activity.in_flight();
+        let idle_for = activity.idle_for();
+        if !asked && (activity.is_http2() || in_flight > 0 || idle_for >= IDLE_GRACE) {
+            ask_to_close(connection.as_mut());
+            asked = true;
+        }
+        let client_bound = quiet_since + CLIENT_BOUND;
+        let wake = match (in_flight, asked) {
+            (0, true) => Some(client_bound),
+            (0, false) => Some(client_bound.min(Instant::now() + (IDLE_GRACE - idle_for))),
+            _ => None,
+        };
+        tokio::select! {
+            _ = connection.as_mut() => return Closed::ByProtocol,
+            () = changed => quiet_since = Instant::now(),
+            () = tokio::time::sleep_until(wake.unwrap_or(client_bound).into()), if wake.is_some() => {
+                if activity.in_flight() == 0 && quiet_since.elapsed() >= CLIENT_BOUND {
+                    return Closed::Unresponsive;
+                }
+            }
+        }
     }
 }
 

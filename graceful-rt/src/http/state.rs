@@ -46,6 +46,9 @@ pub(crate) struct ServerState {
     open: Mutex<Vec<Weak<Activity>>>,
     pub(crate) connections: AtomicUsize,
     pub(crate) late: AtomicUsize,
+    /// Connections closed during the drain because their client held them
+    /// for [`CLIENT_BOUND`](super::CLIENT_BOUND) without a request.
+    pub(crate) unresponsive: AtomicUsize,
     /// Notified when the last connection closes.
     all_closed: Notify,
     /// Notified when any connection closes.
