@@ -166,13 +166,8 @@ fn sixteen_streams_kept_in_flight_across_sigterm_are_all_answered_up_to_the_last
         if sent.is_none() && began.elapsed() >= Duration::from_millis(500) {
             sent = Some(service.process.signal(Signal::SIGTERM));
         }
-        let open = seen
-            .streams
-            .values()
-            .filter(|stream| stream.ended.is_none() && stream.reset.is_none())
-            .count();
         let mut failed = false;
-        for _ in open..16 {
+        for _ in seen.open()..16 {
             let sent = if opened % 4 == 3 {
                 client.request("POST", "/items")
             } else {
@@ -185,9 +180,7 @@ fn sixteen_streams_kept_in_flight_across_sigterm_are_all_answered_up_to_the_last
             break;
         }
         client.wait(Duration::from_millis(50), |now| {
-            now.streams.values().filter(|s| s.ended.is_some()).count()
-                > seen.streams.values().filter(|s| s.ended.is_some()).count()
-                || now.closed.is_some()
+            now.finished > seen.finished || now.closed.is_some()
         });
     }
     let sent = sent.expect("SIGTERM was sent");

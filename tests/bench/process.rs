@@ -19,7 +19,11 @@
 //!    `#[graceful_main]` against the same with `#[tokio::main]`, and the
 //!    proc-macro crates each pulls in;
 //! 7. macro expansion: `cargo check` of 50 `#[derive(Cleanup)]` structs
-//!    against 50 plain ones.
+//!    against 50 plain ones;
+//! 8. HTTP/2 load across SIGTERM: streams lost, streams refused, GOAWAY
+//!    and exit latency, ours against plain axum, alternating runs;
+//! 9. exit latency and code with a client that does not cooperate (half a
+//!    request head; a silent HTTP/2 client), ours against plain axum.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -27,9 +31,12 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
+#[path = "../support/h2.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod h2;
 #[path = "../support/http.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod http;
@@ -41,6 +48,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -240,23 +248,34 @@ impl Contender {
 impl Running {
     /// Sends SIGTERM and returns how long the process took to exit, and when.
     fn terminate(self) -> (Duration, Instant) {
+        let (after, at, _) = self.terminate_with_code();
+        (after, at)
+    }
+
+    /// Sends SIGTERM and returns how long the process took to exit, when,
+    /// and its exit code.
+    fn terminate_with_code(self) -> (Duration, Instant, Option<i32>) {
         let Running { mut child, .. } = self;
         let pid = Pid::from_raw(child.id() as i32);
         let (done_tx, done) = mpsc::channel();
         let waiter = thread::spawn(move || {
-            let _ = child.wait();
-            let _ = done_tx.send(Instant::now());
+            let status = child.wait();
+            let _ = done_tx.send((Instant::now(), status));
         });
         let sent = Instant::now();
         kill(pid, Signal::SIGTERM).unwrap();
-        let exited = done
+        let (exited, status) = done
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
                 let _ = kill(pid, Signal::SIGKILL);
                 panic!("no exit within 30 s of SIGTERM")
             });
         waiter.join().unwrap();
-        (exited - sent, exited)
+        (
+            exited - sent,
+            exited,
+            status.ok().and_then(|status| status.code()),
+        )
     }
 
     fn rss_kib(&self) -> u64 {
@@ -423,6 +442,209 @@ fn keep_alive(address: SocketAddr) -> TcpStream {
             .is_some_and(|response| response.status == 200)
     );
     stream
+}
+
+/// Figure 8, one contender's runs: what HTTP/2 clients saw.
+struct H2Load {
+    /// Streams the server had accepted (at or below the final GOAWAY's
+    /// last-stream-id, or every stream when no GOAWAY came) and never
+    /// answered, summed over the runs.
+    lost: usize,
+    /// Streams above the last-stream-id: refused, never processed, safe to
+    /// retry. Summed over the runs.
+    refused: usize,
+    /// Streams answered, summed over the runs.
+    answered: usize,
+    /// From SIGTERM to the last connection's first GOAWAY (ms), per run
+    /// where every connection got one.
+    goaway_ms: Vec<f64>,
+    /// From SIGTERM to the exit (ms), per run.
+    exit_ms: Vec<f64>,
+}
+
+/// Connections of the HTTP/2 load, and the streams each keeps open.
+const H2_CONNECTIONS: usize = 8;
+const H2_STREAMS: usize = 8;
+
+/// Figure 8, one run: 8 connections (the frame-level client of the tests),
+/// each keeping 8 `GET /` streams open and opening a new one as each ends,
+/// until its first GOAWAY (after which an HTTP/2 client opens no stream
+/// on the connection); SIGTERM after 1 s.
+fn h2_load_run(contender: &Contender, load: &mut H2Load) {
+    let running = contender.start();
+    let address = running.address;
+    let started = Arc::new(Barrier::new(H2_CONNECTIONS + 1));
+    let clients: Vec<_> = (0..H2_CONNECTIONS)
+        .map(|_| {
+            let started = Arc::clone(&started);
+            thread::spawn(move || {
+                let mut client = h2::Connection::open(address, h2::Pings::Answer).unwrap();
+                started.wait();
+                loop {
+                    let (open, finished, stop) = client.look(|seen| {
+                        let stop = seen.closed.is_some() || !seen.goaways.is_empty();
+                        (seen.open(), seen.finished, stop)
+                    });
+                    if stop {
+                        break;
+                    }
+                    if (open..H2_STREAMS).any(|_| client.request("GET", "/").is_err()) {
+                        break;
+                    }
+                    client.wait(Duration::from_millis(20), |seen| {
+                        seen.finished > finished || !seen.goaways.is_empty()
+                    });
+                }
+                client.wait(Duration::from_secs(10), |seen| seen.closed.is_some());
+                client.snapshot()
+            })
+        })
+        .collect();
+    started.wait();
+    thread::sleep(Duration::from_secs(1));
+    let (exit_after, exited) = running.terminate();
+    let sent = exited - exit_after;
+    let mut first_goaways = Vec::new();
+    for client in clients {
+        let seen = client.join().unwrap();
+        let last = seen.last_stream().unwrap_or(u32::MAX);
+        first_goaways.push(seen.goaways.first().map(|goaway| goaway.at));
+        for (&id, stream) in &seen.streams {
+            match (stream.answered(), id <= last) {
+                (true, _) => load.answered += 1,
+                (false, true) => load.lost += 1,
+                (false, false) => load.refused += 1,
+            }
+        }
+    }
+    if let Some(slowest) = first_goaways.into_iter().collect::<Option<Vec<_>>>() {
+        let slowest = slowest.into_iter().max().unwrap();
+        load.goaway_ms
+            .push(ms(slowest.saturating_duration_since(sent)));
+    }
+    load.exit_ms.push(ms(exit_after));
+}
+
+/// Figure 8: HTTP/2 load across SIGTERM, ours and plain axum alternating.
+fn h2_load(ours: &Contender, plain: &Contender) -> [H2Load; 2] {
+    let mut loads = [(); 2].map(|()| H2Load {
+        lost: 0,
+        refused: 0,
+        answered: 0,
+        goaway_ms: Vec::new(),
+        exit_ms: Vec::new(),
+    });
+    for _ in 0..runs(10) {
+        for (contender, load) in [ours, plain].into_iter().zip(loads.iter_mut()) {
+            h2_load_run(contender, load);
+        }
+    }
+    loads
+}
+
+impl H2Load {
+    fn text(&self, runs: usize) -> String {
+        format!(
+            "{} lost, {} refused, {} answered in {runs} runs; GOAWAY {} ms{}; exit {} ms",
+            self.lost,
+            self.refused,
+            self.answered,
+            if self.goaway_ms.is_empty() {
+                "never".to_owned()
+            } else {
+                Spread::of(self.goaway_ms.clone()).text(1)
+            },
+            if self.goaway_ms.len() < runs {
+                format!(" ({} runs without)", runs - self.goaway_ms.len())
+            } else {
+                String::new()
+            },
+            Spread::of(self.exit_ms.clone()).text(1)
+        )
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"lost\":{},\"refused\":{},\"answered\":{},\"goaway_ms\":{},\"exit_ms\":{}}}",
+            self.lost,
+            self.refused,
+            self.answered,
+            if self.goaway_ms.is_empty() {
+                "null".to_owned()
+            } else {
+                Spread::of(self.goaway_ms.clone()).json()
+            },
+            Spread::of(self.exit_ms.clone()).json()
+        )
+    }
+}
+
+/// A client that does not cooperate, for figure 9.
+#[derive(Clone, Copy, Debug)]
+enum Uncooperative {
+    /// An HTTP/1.1 connection with half a request head, sent 300 ms before
+    /// SIGTERM.
+    HalfHead,
+    /// An HTTP/2 connection that had one request answered, then reads
+    /// nothing (so answers no PING).
+    SilentH2,
+}
+
+/// Figure 9: exit latency (ms) and exit codes with one client that does
+/// not cooperate, per contender, alternating.
+fn uncooperative(
+    contenders: [&Contender; 2],
+    client: Uncooperative,
+) -> [(Spread, BTreeMap<Option<i32>, usize>); 2] {
+    let mut latencies = [Vec::new(), Vec::new()];
+    let mut codes = [BTreeMap::new(), BTreeMap::new()];
+    for _ in 0..runs(5) {
+        for (index, contender) in contenders.into_iter().enumerate() {
+            let running = contender.start();
+            let held: Box<dyn std::any::Any> = match client {
+                Uncooperative::HalfHead => {
+                    let mut stream = http::connect(running.address).unwrap();
+                    std::io::Write::write_all(
+                        &mut stream,
+                        b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+                    )
+                    .unwrap();
+                    Box::new(stream)
+                }
+                Uncooperative::SilentH2 => {
+                    let mut connection =
+                        h2::Connection::open(running.address, h2::Pings::Answer).unwrap();
+                    connection.request("GET", "/").unwrap();
+                    assert!(connection.wait(Duration::from_secs(5), |seen| seen.finished == 1));
+                    connection.stop_reading();
+                    Box::new(connection)
+                }
+            };
+            thread::sleep(Duration::from_millis(300));
+            let (after, _, code) = running.terminate_with_code();
+            drop(held);
+            latencies[index].push(ms(after));
+            *codes[index].entry(code).or_insert(0) += 1;
+        }
+    }
+    let [ours, plain] = latencies;
+    let [ours_codes, plain_codes] = codes;
+    [
+        (Spread::of(ours), ours_codes),
+        (Spread::of(plain), plain_codes),
+    ]
+}
+
+fn exit_text((latency, codes): &(Spread, BTreeMap<Option<i32>, usize>)) -> String {
+    let codes = codes
+        .iter()
+        .map(|(code, count)| match code {
+            Some(code) => format!("{count}× code {code}"),
+            None => format!("{count}× killed by a signal"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("exit after {} ms ({codes})", latency.text(0))
 }
 
 /// A scratch crate for the compile-cost figures.
@@ -684,6 +906,20 @@ fn main() {
                         added.text(2)
                     );
                 }
+                "h2" => {
+                    let loads = h2_load(&ours, &axum);
+                    for (contender, load) in [&ours, &axum].into_iter().zip(&loads) {
+                        println!("h2 load {}: {}", contender.label, load.text(runs(10)));
+                    }
+                }
+                "uncooperative" => {
+                    for client in [Uncooperative::HalfHead, Uncooperative::SilentH2] {
+                        let exits = uncooperative([&ours, &axum], client);
+                        for (contender, exit) in [&ours, &axum].into_iter().zip(&exits) {
+                            println!("{client:?} {}: {}", contender.label, exit_text(exit));
+                        }
+                    }
+                }
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -721,6 +957,11 @@ fn main() {
     } = compile_cost();
     eprintln!("7. macro expansion cost (cargo check)");
     let (derived, plain, per_struct) = expansion_cost();
+    eprintln!("8. HTTP/2 load across SIGTERM");
+    let h2 = h2_load(&ours, &axum);
+    eprintln!("9. clients that do not cooperate");
+    let half_head = uncooperative([&ours, &axum], Uncooperative::HalfHead);
+    let silent_h2 = uncooperative([&ours, &axum], Uncooperative::SilentH2);
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -860,6 +1101,32 @@ fn main() {
             "–".into(),
         ],
     );
+    row(
+        &mut md,
+        &format!(
+            "HTTP/2 load across SIGTERM ({H2_CONNECTIONS} connections × {H2_STREAMS} streams of `GET /`, {} runs)",
+            runs(10)
+        ),
+        "0 lost",
+        &[h2[0].text(runs(10)), h2[1].text(runs(10)), "–".into()],
+    );
+    for (figure, exits) in [
+        (
+            "half an HTTP/1.1 request head held across SIGTERM, 3 s budget",
+            &half_head,
+        ),
+        (
+            "a silent HTTP/2 client (reads nothing) across SIGTERM, 3 s budget",
+            &silent_h2,
+        ),
+    ] {
+        row(
+            &mut md,
+            figure,
+            "exit 0 within 1.5 s",
+            &[exit_text(&exits[0]), exit_text(&exits[1]), "–".into()],
+        );
+    }
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
@@ -869,6 +1136,8 @@ fn main() {
          \"build_s\":{{\"graceful\":{},\"tokio\":{},\"ratio\":{}}},\
          \"proc_macros\":{{\"graceful\":{:?},\"tokio\":{:?},\"syn\":{:?}}},\
          \"expansion_ms\":{{\"derived\":{},\"plain\":{},\"added_per_struct\":{}}},\
+         \"h2_load\":{{\"graceful\":{},\"axum\":{}}},\
+         \"uncooperative_exit_ms\":{{\"half_head\":{{\"graceful\":{},\"axum\":{}}},\"silent_h2\":{{\"graceful\":{},\"axum\":{}}}}},\
          \"inprocess\":{}}}\n",
         idle[0].json(),
         idle[1].json(),
@@ -894,6 +1163,12 @@ fn main() {
         derived.json(),
         plain.json(),
         per_struct.json(),
+        h2[0].json(),
+        h2[1].json(),
+        half_head[0].0.json(),
+        half_head[1].0.json(),
+        silent_h2[0].0.json(),
+        silent_h2[1].0.json(),
         inprocess.map_or_else(|| "null".to_owned(), |value| value.to_string()),
     );
     let dir = bench_dir();

@@ -76,6 +76,8 @@ impl Stream {
 pub struct Seen {
     pub goaways: Vec<GoAway>,
     pub streams: BTreeMap<u32, Stream>,
+    /// How many of `streams` have ended, answered or reset.
+    pub finished: usize,
     pub pings: usize,
     /// The server ended the connection: `Ok` for a clean EOF, `Err` with
     /// the error's kind otherwise, and when.
@@ -83,6 +85,11 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Streams opened and not yet ended.
+    pub fn open(&self) -> usize {
+        self.streams.len() - self.finished
+    }
+
     /// The last-stream-id of the last GOAWAY: streams above it were never
     /// processed.
     pub fn last_stream(&self) -> Option<u32> {
@@ -171,6 +178,11 @@ impl Connection {
         self.seen().clone()
     }
 
+    /// `look` at what has been seen, without a copy.
+    pub fn look<R>(&self, look: impl FnOnce(&Seen) -> R) -> R {
+        look(&self.seen())
+    }
+
     fn seen(&self) -> MutexGuard<'_, Seen> {
         self.shared.seen.lock().unwrap()
     }
@@ -255,7 +267,8 @@ fn read_frames(mut stream: TcpStream, writer: &Mutex<TcpStream>, shared: &Shared
 
 /// Records a frame; returns the frame to send back, if any.
 fn record(frame: &Frame, shared: &Shared, pings: Pings) -> Option<(u8, u8, u32, Vec<u8>)> {
-    let mut seen = shared.seen.lock().unwrap();
+    let mut guard = shared.seen.lock().unwrap();
+    let seen = &mut *guard;
     let now = Instant::now();
     let reply = match frame.kind {
         SETTINGS if frame.flags & ACK == 0 => Some((SETTINGS, ACK, 0, Vec::new())),
@@ -277,6 +290,7 @@ fn record(frame: &Frame, shared: &Shared, pings: Pings) -> Option<(u8, u8, u32, 
                 stream.ok.get_or_insert(block.first() == Some(&0x88));
                 if frame.flags & END_STREAM != 0 {
                     stream.ended = Some(now);
+                    seen.finished += 1;
                 }
             }
             None
@@ -287,6 +301,7 @@ fn record(frame: &Frame, shared: &Shared, pings: Pings) -> Option<(u8, u8, u32, 
                 stream.body.extend_from_slice(data);
                 if frame.flags & END_STREAM != 0 {
                     stream.ended = Some(now);
+                    seen.finished += 1;
                 }
             }
             // Give the connection's window back at once.
@@ -297,6 +312,9 @@ fn record(frame: &Frame, shared: &Shared, pings: Pings) -> Option<(u8, u8, u32, 
         }
         RST_STREAM => {
             if let Some(stream) = seen.streams.get_mut(&frame.stream) {
+                if stream.ended.is_none() && stream.reset.is_none() {
+                    seen.finished += 1;
+                }
                 stream.reset = Some(u32_at(&frame.payload, 0));
             }
             None
