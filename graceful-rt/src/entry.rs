@@ -105,7 +105,8 @@ where
         Some(Arc::clone(&machine)),
     );
     // Before the runtime and before main: from here on a signal is ours.
-    if let Err(error) = signal::listen(config.signals, shutdown.clone()) {
+    let listener = shutdown.clone();
+    if let Err(error) = signal::listen(config.signals, move |signal| listener.on_signal(signal)) {
         log::error!("cannot install the signal handlers: {error}. Refusing to start.");
         std::process::exit(exit_code::FAILED);
     }

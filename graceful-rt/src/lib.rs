@@ -54,7 +54,7 @@
 //! |---|---|---|
 //! | `timeout = "15s"` | `"9s"` | the budget from the first signal to the exit (`"500ms"`, `"1m30s"`, `"1.5s"`); `GRACEFUL_TIMEOUT` overrides it |
 //! | `drain_delay = "5s"` | `"0s"` | the lame duck: servers keep serving while readiness fails, before draining; shorter than `timeout`; `GRACEFUL_DRAIN_DELAY` overrides it |
-//! | `signals = [SIGTERM, SIGINT, SIGHUP]` | `[SIGTERM, SIGINT]` | the signals that start the shutdown ([`Signal`]) |
+//! | `signals = [SIGTERM, SIGINT, SIGHUP]` | `[SIGTERM, SIGINT]`; on Windows `[CTRL_C, CTRL_BREAK, CTRL_CLOSE, CTRL_SHUTDOWN]` | the signals that start the shutdown ([`Signal`]) |
 //! | `flavor = "current_thread"` | `"multi_thread"` | the tokio runtime, as in `#[tokio::main]` |
 //! | `worker_threads = 4` | one per core | worker threads of the `multi_thread` runtime |
 //!
@@ -107,6 +107,16 @@
 //! - Signals are received on a thread of their own and the deadline is
 //!   enforced by another, so the process stops on time even when every
 //!   runtime worker is blocked by synchronous code.
+//! - **Windows** has console control events instead: Ctrl-C (SIGINT's
+//!   twin, `CTRL_C`; twice forces the exit, as on Unix), Ctrl-Break,
+//!   Ctrl-Close (the console window is closed) and Ctrl-Shutdown, all four
+//!   by default. Windows ends the process about 5 s after Ctrl-Close or
+//!   Ctrl-Shutdown, so after those the deadline is capped at 4.5 s, with a
+//!   warning when the timeout is longer. A Unix-only signal in `signals`
+//!   (SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) is a compile error for a
+//!   Windows target, and a Windows event one for a Unix target; for both,
+//!   use `#[cfg_attr(unix, graceful_main(signals = [...]))]`. The
+//!   `systemd` feature compiles to nothing off Unix.
 //!
 //! # Logs and the report
 //!

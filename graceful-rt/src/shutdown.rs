@@ -13,6 +13,10 @@ use tokio::sync::Notify;
 
 use crate::duration;
 use crate::log;
+
+/// How far under the system's kill budget (Windows' Ctrl-Close) the
+/// shutdown's deadline is put: the process must have exited by then.
+const KILL_MARGIN: Duration = Duration::from_millis(500);
 use crate::phase::PhaseMachine;
 use crate::signal::Signal;
 use crate::timeline::Timeline;
@@ -275,7 +279,7 @@ impl Shutdown {
             Timeline::new(
                 cause,
                 Instant::now(),
-                self.inner.timeout,
+                self.budget(cause),
                 self.inner.drain_delay,
             )
         });
@@ -289,16 +293,43 @@ impl Shutdown {
         first
     }
 
+    /// The budget of a shutdown started by `cause`: the timeout, capped
+    /// under the time the system leaves the process after the signal
+    /// (Windows' Ctrl-Close and Ctrl-Shutdown), so the cleanup and the
+    /// report still happen.
+    fn budget(&self, cause: Cause) -> Duration {
+        let Cause::Signal(signal) = cause else {
+            return self.inner.timeout;
+        };
+        match signal.kill_budget() {
+            Some(kill) => {
+                let cap = kill.saturating_sub(KILL_MARGIN);
+                self.inner.timeout.min(cap)
+            }
+            None => self.inner.timeout,
+        }
+    }
+
     /// Called by the signal thread for every signal it receives.
     pub(crate) fn on_signal(&self, signal: Signal) {
         let interrupted_before =
             signal == Signal::Interrupt && self.inner.interrupted.swap(true, Ordering::SeqCst);
         let force = self.inner.process.as_ref().filter(|_| interrupted_before);
         if self.begin(Cause::Signal(signal)) {
+            let budget = self.budget(Cause::Signal(signal));
             log::info!(
                 "received {signal}, shutting down (timeout {})",
-                duration::display(self.inner.timeout)
+                duration::display(budget)
             );
+            if budget < self.inner.timeout {
+                log::warning!(
+                    "the system ends the process about {} after {signal}: the shutdown's deadline is \
+                     {} instead of the timeout of {}",
+                    duration::display(signal.kill_budget().unwrap_or_default()),
+                    duration::display(budget),
+                    duration::display(self.inner.timeout)
+                );
+            }
             self.log_lame_duck();
         } else if let Some(process) = force {
             log::warning!(
@@ -408,6 +439,28 @@ mod tests {
         assert!(late.is_requested());
         let left = late.remaining().unwrap();
         assert!(left <= Duration::from_secs(5) && left > Duration::from_secs(4));
+    }
+
+    #[test]
+    fn windows_close_events_cap_the_deadline_under_the_systems_kill() {
+        for signal in [Signal::CtrlClose, Signal::CtrlShutdown] {
+            let shutdown = Shutdown::new(Duration::from_secs(15));
+            let before = Instant::now();
+            shutdown.on_signal(signal);
+            let budget = shutdown.deadline().unwrap() - before;
+            assert!(
+                budget < Duration::from_millis(4600) && budget >= Duration::from_millis(4500),
+                "{signal}: {budget:?}"
+            );
+        }
+        let short = Shutdown::new(Duration::from_secs(2));
+        let before = Instant::now();
+        short.on_signal(Signal::CtrlClose);
+        assert!(short.deadline().unwrap() - before < Duration::from_millis(2100));
+        let unix = Shutdown::new(Duration::from_secs(15));
+        let before = Instant::now();
+        unix.on_signal(Signal::Terminate);
+        assert!(unix.deadline().unwrap() - before >= Duration::from_secs(15));
     }
 
     #[tokio::test]

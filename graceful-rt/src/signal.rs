@@ -3,42 +3,70 @@
 //! Signals are received on an OS thread of their own (`graceful-signals`),
 //! not by a task on the tokio runtime: a runtime whose workers are all
 //! blocked by synchronous code still sees its SIGTERM, starts the deadline,
-//! and is ended by it.
+//! and is ended by it. On Unix the thread waits on signal-hook's pipe; on
+//! Windows, on tokio's console-event streams, driven by a runtime of its
+//! own.
+//!
+//! This module knows nothing of the shutdown: [`listen`] is given what to
+//! call with each signal.
 
 use std::fmt;
 use std::io;
 use std::thread;
-
-use crate::shutdown::Shutdown;
+use std::time::Duration;
 
 /// A signal that can start a graceful shutdown.
 ///
-/// `#[graceful_main]` listens for [`Signal::Terminate`] and
-/// [`Signal::Interrupt`] unless its `signals` argument says otherwise
-/// (`signals = [SIGTERM, SIGINT, SIGHUP]`). SIGKILL and SIGSTOP cannot be
-/// caught by any process and are not listed.
+/// `#[graceful_main]` listens for [`Signal::DEFAULT`] unless its `signals`
+/// argument says otherwise (`signals = [SIGTERM, SIGINT, SIGHUP]`). On Unix
+/// those are signals; on Windows, console control events. SIGKILL and
+/// SIGSTOP cannot be caught by any process and are not listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Signal {
-    /// SIGTERM: what Docker, Kubernetes and systemd send to stop a process.
+    /// SIGTERM (Unix): what Docker, Kubernetes and systemd send to stop a
+    /// process.
     Terminate,
-    /// SIGINT: Ctrl-C at a terminal. A second one ends the process at once.
+    /// SIGINT: Ctrl-C at a terminal (on Windows, the `CTRL_C_EVENT`). A
+    /// second one ends the process at once.
     Interrupt,
-    /// SIGHUP: the controlling terminal went away.
+    /// SIGHUP (Unix): the controlling terminal went away.
     Hangup,
-    /// SIGQUIT: Ctrl-\ at a terminal.
+    /// SIGQUIT (Unix): Ctrl-\ at a terminal.
     Quit,
-    /// SIGUSR1.
+    /// SIGUSR1 (Unix).
     User1,
-    /// SIGUSR2.
+    /// SIGUSR2 (Unix).
     User2,
+    /// Ctrl-Break at a Windows console (`CTRL_BREAK_EVENT`).
+    CtrlBreak,
+    /// The Windows console is being closed (`CTRL_CLOSE_EVENT`): Windows
+    /// ends the process about 5 s later, whatever it is doing.
+    CtrlClose,
+    /// Windows is shutting down (`CTRL_SHUTDOWN_EVENT`): it ends the
+    /// process about 5 s later.
+    CtrlShutdown,
 }
 
-impl Signal {
-    /// The signals listened for by default: SIGTERM and SIGINT.
-    pub const DEFAULT: &'static [Signal] = &[Signal::Terminate, Signal::Interrupt];
+/// How long Windows leaves a process after `CTRL_CLOSE_EVENT` or
+/// `CTRL_SHUTDOWN_EVENT` (its default hung-app and wait-to-kill timeouts).
+const WINDOWS_KILL_BUDGET: Duration = Duration::from_secs(5);
 
-    /// Every signal that can start a shutdown.
+impl Signal {
+    /// The signals listened for by default: SIGTERM and SIGINT on Unix;
+    /// Ctrl-C, Ctrl-Break, Ctrl-Close and Ctrl-Shutdown on Windows.
+    pub const DEFAULT: &'static [Signal] = if cfg!(windows) {
+        &[
+            Signal::Interrupt,
+            Signal::CtrlBreak,
+            Signal::CtrlClose,
+            Signal::CtrlShutdown,
+        ]
+    } else {
+        &[Signal::Terminate, Signal::Interrupt]
+    };
+
+    /// Every signal that can start a shutdown, on one platform or another.
     pub const ALL: &'static [Signal] = &[
         Signal::Terminate,
         Signal::Interrupt,
@@ -46,37 +74,46 @@ impl Signal {
         Signal::Quit,
         Signal::User1,
         Signal::User2,
+        Signal::CtrlBreak,
+        Signal::CtrlClose,
+        Signal::CtrlShutdown,
     ];
 
-    /// The conventional name, such as `"SIGTERM"`.
+    /// The conventional name, such as `"SIGTERM"` or `"Ctrl-Break"`.
     pub const fn name(self) -> &'static str {
         match self {
             Signal::Terminate => "SIGTERM",
+            Signal::Interrupt if cfg!(windows) => "Ctrl-C",
             Signal::Interrupt => "SIGINT",
             Signal::Hangup => "SIGHUP",
             Signal::Quit => "SIGQUIT",
             Signal::User1 => "SIGUSR1",
             Signal::User2 => "SIGUSR2",
+            Signal::CtrlBreak => "Ctrl-Break",
+            Signal::CtrlClose => "Ctrl-Close",
+            Signal::CtrlShutdown => "Ctrl-Shutdown",
         }
     }
 
-    fn number(self) -> i32 {
-        use signal_hook::consts::signal;
+    /// Whether this platform can deliver the signal.
+    pub const fn is_supported(self) -> bool {
         match self {
-            Signal::Terminate => signal::SIGTERM,
-            Signal::Interrupt => signal::SIGINT,
-            Signal::Hangup => signal::SIGHUP,
-            Signal::Quit => signal::SIGQUIT,
-            Signal::User1 => signal::SIGUSR1,
-            Signal::User2 => signal::SIGUSR2,
+            Signal::Interrupt => cfg!(any(unix, windows)),
+            Signal::Terminate | Signal::Hangup | Signal::Quit | Signal::User1 | Signal::User2 => {
+                cfg!(unix)
+            }
+            Signal::CtrlBreak | Signal::CtrlClose | Signal::CtrlShutdown => cfg!(windows),
         }
     }
 
-    fn from_number(number: i32) -> Option<Signal> {
-        Signal::ALL
-            .iter()
-            .copied()
-            .find(|signal| signal.number() == number)
+    /// How long the system leaves the process after this signal before it
+    /// ends it regardless, if it does: the shutdown's deadline is capped
+    /// under it.
+    pub(crate) fn kill_budget(self) -> Option<Duration> {
+        match self {
+            Signal::CtrlClose | Signal::CtrlShutdown => Some(WINDOWS_KILL_BUDGET),
+            _ => None,
+        }
     }
 }
 
@@ -87,33 +124,152 @@ impl fmt::Display for Signal {
 }
 
 /// Installs the handlers for `signals` now, on the calling thread, and
-/// starts the thread that passes each received signal to `shutdown`.
+/// starts the thread that calls `received` with each signal received.
 ///
 /// When this returns, the default action of those signals (ending the
 /// process) is replaced: a signal that arrives from here on is delivered.
-pub(crate) fn listen(signals: &[Signal], shutdown: Shutdown) -> io::Result<()> {
-    let mut received = signal_hook::iterator::Signals::new(signals.iter().map(|s| s.number()))?;
-    thread::Builder::new()
-        .name("graceful-signals".into())
-        .spawn(move || {
-            for number in received.forever() {
-                if let Some(signal) = Signal::from_number(number) {
-                    shutdown.on_signal(signal);
-                }
-            }
-        })?;
-    Ok(())
+///
+/// # Errors
+///
+/// A signal this platform cannot deliver, or the OS refusing a handler or
+/// a thread.
+pub(crate) fn listen(
+    signals: &[Signal],
+    received: impl Fn(Signal) + Send + Sync + 'static,
+) -> io::Result<()> {
+    if let Some(signal) = signals.iter().find(|signal| !signal.is_supported()) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{signal} cannot be received on this platform"),
+        ));
+    }
+    os::listen(signals, received)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn spawn(body: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new()
+        .name("graceful-signals".into())
+        .spawn(body)
+        .map(drop)
+}
 
-    #[test]
-    fn numbers_round_trip() {
-        for &signal in Signal::ALL {
-            assert_eq!(Signal::from_number(signal.number()), Some(signal));
+#[cfg(unix)]
+mod os {
+    use std::io;
+
+    use signal_hook::consts::signal;
+
+    use super::Signal;
+
+    fn number(signal: Signal) -> Option<i32> {
+        Some(match signal {
+            Signal::Terminate => signal::SIGTERM,
+            Signal::Interrupt => signal::SIGINT,
+            Signal::Hangup => signal::SIGHUP,
+            Signal::Quit => signal::SIGQUIT,
+            Signal::User1 => signal::SIGUSR1,
+            Signal::User2 => signal::SIGUSR2,
+            Signal::CtrlBreak | Signal::CtrlClose | Signal::CtrlShutdown => return None,
+        })
+    }
+
+    fn from_number(received: i32) -> Option<Signal> {
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|&signal| number(signal) == Some(received))
+    }
+
+    pub(super) fn listen(
+        signals: &[Signal],
+        received: impl Fn(Signal) + Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let mut incoming =
+            signal_hook::iterator::Signals::new(signals.iter().filter_map(|&s| number(s)))?;
+        super::spawn(move || {
+            for number in incoming.forever() {
+                if let Some(signal) = from_number(number) {
+                    received(signal);
+                }
+            }
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn numbers_round_trip() {
+            for &signal in Signal::ALL.iter().filter(|signal| signal.is_supported()) {
+                assert_eq!(from_number(number(signal).unwrap()), Some(signal));
+            }
+            assert_eq!(from_number(signal_hook::consts::SIGKILL), None);
         }
-        assert_eq!(Signal::from_number(signal_hook::consts::SIGKILL), None);
+    }
+}
+
+#[cfg(windows)]
+mod os {
+    use std::io;
+    use std::sync::Arc;
+
+    use tokio::signal::windows;
+
+    use super::Signal;
+
+    /// tokio's console-event streams, created now (so the handler is
+    /// installed when this returns) on a current-thread runtime that the
+    /// signal thread then drives.
+    pub(super) fn listen(
+        signals: &[Signal],
+        received: impl Fn(Signal) + Send + Sync + 'static,
+    ) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let received = Arc::new(received);
+        {
+            let _entered = runtime.enter();
+            for &signal in signals {
+                let received = Arc::clone(&received);
+                macro_rules! forward {
+                    ($events:expr) => {{
+                        let mut events = $events?;
+                        runtime.spawn(async move {
+                            while events.recv().await.is_some() {
+                                received(signal);
+                            }
+                        });
+                    }};
+                }
+                match signal {
+                    Signal::Interrupt => forward!(windows::ctrl_c()),
+                    Signal::CtrlBreak => forward!(windows::ctrl_break()),
+                    Signal::CtrlClose => forward!(windows::ctrl_close()),
+                    Signal::CtrlShutdown => forward!(windows::ctrl_shutdown()),
+                    // `listen` refused the others.
+                    _ => {}
+                }
+            }
+        }
+        super::spawn(move || runtime.block_on(std::future::pending::<()>()))
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+mod os {
+    use std::io;
+
+    use super::Signal;
+
+    pub(super) fn listen(
+        _signals: &[Signal],
+        _received: impl Fn(Signal) + Send + Sync + 'static,
+    ) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this platform has no signals graceful-rt can receive",
+        ))
     }
 }

@@ -6,14 +6,15 @@
 //!
 //! Messages go to the datagram socket named by `NOTIFY_SOCKET` (a path, or
 //! `@name` for an abstract socket), which systemd sets for `Type=notify`
-//! services. Without the feature, or without the variable, nothing is sent.
+//! services. Without the feature, without the variable, or off Unix,
+//! nothing is sent.
 
 use std::time::Duration;
 
 /// Where notifications go, if anywhere.
 #[derive(Debug, Default)]
 pub(crate) struct Notifier {
-    #[cfg(feature = "systemd")]
+    #[cfg(all(feature = "systemd", unix))]
     socket: Option<socket::NotifySocket>,
 }
 
@@ -25,7 +26,7 @@ impl Notifier {
     /// The notifier `NOTIFY_SOCKET` names.
     pub(crate) fn from_env() -> Notifier {
         Notifier {
-            #[cfg(feature = "systemd")]
+            #[cfg(all(feature = "systemd", unix))]
             socket: socket::NotifySocket::from_env(),
         }
     }
@@ -45,14 +46,14 @@ impl Notifier {
         self.send(&format!("STATUS={status}\n{}", extend(left)));
     }
 
-    #[cfg(feature = "systemd")]
+    #[cfg(all(feature = "systemd", unix))]
     fn send(&self, message: &str) {
         if let Some(socket) = &self.socket {
             socket.send(message);
         }
     }
 
-    #[cfg(not(feature = "systemd"))]
+    #[cfg(not(all(feature = "systemd", unix)))]
     fn send(&self, _message: &str) {}
 }
 
@@ -60,7 +61,7 @@ fn extend(left: Duration) -> String {
     format!("EXTEND_TIMEOUT_USEC={}", (left + EXTEND_MARGIN).as_micros())
 }
 
-#[cfg(feature = "systemd")]
+#[cfg(all(feature = "systemd", unix))]
 mod socket {
     use std::os::unix::net::{SocketAddr, UnixDatagram};
 

@@ -32,22 +32,48 @@ const MULTI_THREAD: &str = "multi_thread";
 const CURRENT_THREAD: &str = "current_thread";
 
 /// The signals that can start a shutdown, as written in `signals = [...]`,
-/// with the name of their `graceful_rt::Signal` variant.
-const SIGNAL_NAMES: &[(&str, &str)] = &[
-    ("SIGTERM", "Terminate"),
-    ("SIGINT", "Interrupt"),
-    ("SIGHUP", "Hangup"),
-    ("SIGQUIT", "Quit"),
-    ("SIGUSR1", "User1"),
-    ("SIGUSR2", "User2"),
+/// with the name of their `graceful_rt::Signal` variant and the platforms
+/// that deliver them.
+const SIGNAL_NAMES: &[(&str, &str, Platform)] = &[
+    ("SIGTERM", "Terminate", Platform::Unix),
+    ("SIGINT", "Interrupt", Platform::Any),
+    ("SIGHUP", "Hangup", Platform::Unix),
+    ("SIGQUIT", "Quit", Platform::Unix),
+    ("SIGUSR1", "User1", Platform::Unix),
+    ("SIGUSR2", "User2", Platform::Unix),
+    ("CTRL_C", "Interrupt", Platform::Any),
+    ("CTRL_BREAK", "CtrlBreak", Platform::Windows),
+    ("CTRL_CLOSE", "CtrlClose", Platform::Windows),
+    ("CTRL_SHUTDOWN", "CtrlShutdown", Platform::Windows),
 ];
+
+/// Where a signal can be received. The macro runs on the machine that
+/// builds, so the check for the target is a `cfg` in the expansion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Platform {
+    /// Both: SIGINT is Ctrl-C on Windows too.
+    Any,
+    Unix,
+    Windows,
+}
+
+/// One signal of `signals = [...]`, as the user wrote it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SignalArg {
+    /// The `graceful_rt::Signal` variant.
+    pub(crate) variant: &'static str,
+    /// The name written: `SIGTERM`, `CTRL_BREAK`.
+    pub(crate) name: &'static str,
+    pub(crate) platform: Platform,
+    pub(crate) span: Span,
+}
 
 #[derive(Default)]
 pub(crate) struct MainArgs {
     pub(crate) timeout: Option<Duration>,
     pub(crate) drain_delay: Option<Duration>,
-    /// Variant names of `graceful_rt::Signal`, with the span they were written at.
-    pub(crate) signals: Option<Vec<(&'static str, Span)>>,
+    /// The signals listed, in order.
+    pub(crate) signals: Option<Vec<SignalArg>>,
     pub(crate) flavor: Option<Flavor>,
     pub(crate) worker_threads: Option<usize>,
 }
@@ -255,7 +281,7 @@ fn display(duration: Duration) -> String {
 
 /// `signals = [SIGTERM, SIGINT]`, read token by token so that a missing
 /// comma or a `Signal::Terminate` path gets a message of its own.
-fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<(&'static str, Span)>> {
+fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<SignalArg>> {
     let mut trees = value.clone().into_iter();
     let list = match (trees.next(), trees.next()) {
         (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => group,
@@ -280,16 +306,29 @@ fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<(&'static str,
         );
         return None;
     }
-    let mut listed: Vec<(&'static str, Span)> = Vec::new();
+    let mut listed: Vec<SignalArg> = Vec::new();
     let mut ok = true;
     for element in elements {
         match signal(&element) {
-            Ok((variant, name)) => {
-                if listed.iter().any(|(seen, _)| *seen == variant) {
-                    errors.spanned(&element, format!("`{name}` is listed twice: keep one"));
+            Ok((variant, name, platform)) => {
+                if let Some(seen) = listed.iter().find(|seen| seen.variant == variant) {
+                    let message = if seen.name == name {
+                        format!("`{name}` is listed twice: keep one")
+                    } else {
+                        format!(
+                            "`{name}` and `{}` are the same signal (Ctrl-C): keep one",
+                            seen.name
+                        )
+                    };
+                    errors.spanned(&element, message);
                     ok = false;
                 } else {
-                    listed.push((variant, element.span()));
+                    listed.push(SignalArg {
+                        variant,
+                        name,
+                        platform,
+                        span: element.span(),
+                    });
                 }
             }
             Err(message) => {
@@ -301,13 +340,28 @@ fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<(&'static str,
     ok.then_some(listed)
 }
 
-/// One element of `signals = [...]`: its `Signal` variant and its name.
-fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String> {
+/// One element of `signals = [...]`: its `Signal` variant, its name and
+/// its platforms.
+fn signal(element: &TokenStream) -> Result<(&'static str, &'static str, Platform), String> {
     let names = SIGNAL_NAMES
         .iter()
-        .map(|(name, _)| *name)
+        .map(|(name, ..)| *name)
         .collect::<Vec<_>>();
-    let valid = names.join(", ");
+    let listed = |platform: Platform| {
+        SIGNAL_NAMES
+            .iter()
+            .filter(|(_, _, of)| *of == platform || *of == Platform::Any)
+            .filter(|(name, ..)| *name != "CTRL_C" || platform == Platform::Windows)
+            .filter(|(name, ..)| *name != "SIGINT" || platform == Platform::Unix)
+            .map(|(name, ..)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let valid = format!(
+        "on Unix, {}; on Windows, {}",
+        listed(Platform::Unix),
+        listed(Platform::Windows)
+    );
     let trees: Vec<TokenTree> = element.clone().into_iter().collect();
     let written = match trees.as_slice() {
         [TokenTree::Ident(ident)] => ident.to_string(),
@@ -329,9 +383,9 @@ fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String>
                     .segments
                     .last()
                     .map(|segment| segment.ident.to_string());
-                if let Some((name, _)) = SIGNAL_NAMES
+                if let Some((name, ..)) = SIGNAL_NAMES
                     .iter()
-                    .find(|(_, variant)| Some(*variant) == last.as_deref())
+                    .find(|(_, variant, _)| Some(*variant) == last.as_deref())
                 {
                     return Err(format!(
                         "write the signal's name, `{name}`, not `{}`",
@@ -339,14 +393,15 @@ fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String>
                     ));
                 }
             }
-            return Err(format!("expected a signal name, one of {valid}"));
+            return Err(format!("expected a signal name: {valid}"));
         }
     };
-    if let Some((name, variant)) = SIGNAL_NAMES.iter().find(|(name, _)| *name == written) {
-        return Ok((variant, name));
+    if let Some((name, variant, platform)) = SIGNAL_NAMES.iter().find(|(name, ..)| *name == written)
+    {
+        return Ok((variant, name, *platform));
     }
     let upper = written.to_ascii_uppercase();
-    let canonical = if upper.starts_with("SIG") {
+    let canonical = if upper.starts_with("SIG") || upper.starts_with("CTRL_") {
         upper
     } else {
         format!("SIG{upper}")
@@ -354,14 +409,14 @@ fn signal(element: &TokenStream) -> Result<(&'static str, &'static str), String>
     if canonical == "SIGKILL" || canonical == "SIGSTOP" {
         return Err(format!(
             "`{written}` cannot be caught by any process, so it cannot start a graceful shutdown; \
-             the signals that can are {valid}"
+             the signals that can are, {valid}"
         ));
     }
     if names.contains(&canonical.as_str()) {
         return Err(format!("unknown signal `{written}`: write `{canonical}`"));
     }
     Err(format!(
-        "unknown signal `{written}`: the signals that can start a shutdown are {valid}"
+        "unknown signal `{written}`: the signals that can start a shutdown are, {valid}"
     ))
 }
 

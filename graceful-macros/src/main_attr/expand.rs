@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, ReturnType};
 
-use super::args::{DEFAULT_TIMEOUT, Flavor, MainArgs};
+use super::args::{DEFAULT_TIMEOUT, Flavor, MainArgs, Platform};
 use super::signature::Signature;
 
 /// `fn main() { async fn __graceful_main(..) -> .. { body } run(config, ..) }`.
@@ -31,14 +31,43 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
     let (delay_secs, delay_nanos) = (delay.as_secs(), delay.subsec_nanos());
     let signals = match &args.signals {
         Some(signals) => {
-            let variants = signals.iter().map(|(variant, span)| {
-                let variant = syn::Ident::new(variant, *span);
+            let variants = signals.iter().map(|signal| {
+                let variant = syn::Ident::new(signal.variant, signal.span);
                 quote! { ::graceful_rt::__private::Signal::#variant }
             });
             quote! { &[#(#variants),*] }
         }
         None => quote! { ::graceful_rt::__private::Signal::DEFAULT },
     };
+    // A signal the target cannot deliver is a compile error there: the
+    // macro runs on the machine that builds, so the check is a `cfg`.
+    let unsupported = args.signals.iter().flatten().filter_map(|signal| {
+        let message = match signal.platform {
+            Platform::Any => return None,
+            Platform::Unix => format!(
+                "`{}` is a Unix signal, and this build is not for Unix: Windows sends console events \
+                 instead, CTRL_C, CTRL_BREAK, CTRL_CLOSE and CTRL_SHUTDOWN (the default there). \
+                 For both, write `#[cfg_attr(unix, graceful_main(signals = [...]))]` and \
+                 `#[cfg_attr(windows, graceful_main)]`",
+                signal.name
+            ),
+            Platform::Windows => format!(
+                "`{}` is a Windows console event, and this build is not for Windows: on Unix, \
+                 list signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2). For both, \
+                 write `#[cfg_attr(windows, graceful_main(signals = [...]))]` and \
+                 `#[cfg_attr(unix, graceful_main)]`",
+                signal.name
+            ),
+        };
+        let condition = match signal.platform {
+            Platform::Unix => quote! { not(unix) },
+            _ => quote! { not(windows) },
+        };
+        Some(quote_spanned! {signal.span=>
+            #[cfg(#condition)]
+            ::core::compile_error!(#message);
+        })
+    });
     let flavor = match args.flavor.unwrap_or(Flavor::MultiThread) {
         Flavor::CurrentThread => quote! { CurrentThread },
         Flavor::MultiThread => quote! { MultiThread },
@@ -63,6 +92,7 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
     quote! {
         #(#attrs)*
         #vis fn #name() {
+            #(#unsupported)*
             async fn __graceful_main(#inputs) #output #block
             ::graceful_rt::__private::run(
                 ::graceful_rt::__private::MainConfig {
