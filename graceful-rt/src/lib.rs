@@ -143,6 +143,8 @@
 //! `EXTEND_TIMEOUT_USEC` covering the shutdown's own deadline, so
 //! `TimeoutStopSec` never cuts a shutdown short.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod cleanup;
 mod close;
 mod config;
@@ -150,6 +152,7 @@ mod duration;
 mod entry;
 pub mod exit_code;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 mod integrations;
 mod log;

@@ -14,6 +14,7 @@ use crate::{BoxError, Close};
 /// `after` this client, so the cleanup waits for them; run publishers on a
 /// tracker this client is tagged `after`, so their messages are buffered
 /// before the flush.
+#[cfg_attr(docsrs, doc(cfg(feature = "async-nats")))]
 impl Close for async_nats::Client {
     async fn close(&self) -> Result<(), BoxError> {
         self.flush().await?;

@@ -12,6 +12,7 @@ use crate::{BoxError, Close};
 /// without polling, so the close returns at once; when the requests must
 /// finish first, drain them before (the cleanup runs after the server has
 /// drained).
+#[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
 impl Close for deadpool_postgres::Pool {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         deadpool_postgres::Pool::close(self);

@@ -12,6 +12,7 @@ const REPLY_SUCCESS: u16 = 200;
 /// Close the channel only once its publishers have stopped: tag it `after`
 /// the `TaskTracker` that runs them. A publisher still running keeps adding
 /// confirms to wait for, and the close may then wait until it is cut.
+#[cfg_attr(docsrs, doc(cfg(feature = "lapin")))]
 impl Close for lapin::Channel {
     async fn close(&self) -> Result<(), BoxError> {
         self.wait_for_confirms().await?;
@@ -23,6 +24,7 @@ impl Close for lapin::Channel {
 /// Closes the connection with reply code 200 and waits for the broker's
 /// `Close-Ok`. Close the channels first (`#[cleanup(after = "channel")]`
 /// on the connection), so their confirms arrive before the connection goes.
+#[cfg_attr(docsrs, doc(cfg(feature = "lapin")))]
 impl Close for lapin::Connection {
     async fn close(&self) -> Result<(), BoxError> {
         lapin::Connection::close(self, REPLY_SUCCESS, "OK".into()).await?;

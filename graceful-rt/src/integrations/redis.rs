@@ -9,6 +9,7 @@ use crate::{BoxError, Close};
 /// command sent before it (a pipeline written just before the shutdown, say)
 /// has been executed by the server. The connection itself closes when its
 /// last handle is dropped.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl Close for redis::aio::MultiplexedConnection {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         round_trip(self.clone())
@@ -17,6 +18,7 @@ impl Close for redis::aio::MultiplexedConnection {
 
 /// As for [`MultiplexedConnection`](redis::aio::MultiplexedConnection): a
 /// round trip behind every command already sent.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 impl Close for redis::aio::ConnectionManager {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         round_trip(self.clone())

@@ -19,6 +19,7 @@ use crate::{BoxError, Close};
 /// write-ahead log into the database file and removes the `-wal` and `-shm`
 /// files. For PostgreSQL and MySQL, each connection ends with a protocol
 /// goodbye, so the server releases its session at once.
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 impl<DB: sqlx::Database> Close for sqlx::Pool<DB> {
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send {
         let idle = self.try_acquire();
