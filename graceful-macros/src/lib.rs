@@ -7,6 +7,7 @@
 use proc_macro::TokenStream;
 
 mod cleanup_derive;
+mod crate_path;
 mod duration;
 mod errors;
 mod main_attr;

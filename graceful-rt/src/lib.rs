@@ -57,6 +57,7 @@
 //! | `signals = [SIGTERM, SIGINT, SIGHUP]` | `[SIGTERM, SIGINT]`; on Windows `[CTRL_C, CTRL_BREAK, CTRL_CLOSE, CTRL_SHUTDOWN]` | the signals that start the shutdown ([`Signal`]) |
 //! | `flavor = "current_thread"` | `"multi_thread"` | the tokio runtime, as in `#[tokio::main]` |
 //! | `worker_threads = 4` | one per core | worker threads of the `multi_thread` runtime |
+//! | `crate = "shutdown_kit"` | `"::graceful_rt"` | the path of this crate, when the dependency is renamed in Cargo.toml (`shutdown_kit = { package = "graceful-rt", .. }`) or re-exported |
 //!
 //! The default timeout, 9 s, fits with a second to spare in the 10 s
 //! Docker gives a container between SIGTERM and SIGKILL; Kubernetes gives
@@ -78,6 +79,10 @@
 //! | `name = "jobs"` | the name in logs and the report (default: the field's name, or its index) |
 //! | `with = path::to::close_fn` | close with `async fn close_fn(&FieldType) -> Result<(), E>` instead of `Close` |
 //! | `after = "db"`, `after = ["db", "cache"]` | start only once those have ended, however they ended |
+//!
+//! On the struct itself, `#[cleanup(crate = "shutdown_kit")]` gives the
+//! path of this crate when the dependency is renamed or re-exported, as for
+//! `#[graceful_main]`.
 //!
 //! A field whose type itself derives `Cleanup` is closed as a group: its
 //! closes are named `field.inner`, and `after = "field"` waits for all of
@@ -186,8 +191,11 @@ pub use signal::Signal;
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cleanup::{CleanupPlan, PlanOptions};
     pub use crate::close::{CloseWith, close_cleanup};
     pub use crate::config::{Flavor, MainConfig};
     pub use crate::entry::{MainResult, into_state, result_into_state, run};
+    pub use crate::shutdown::Shutdown;
     pub use crate::signal::Signal;
+    pub use crate::{BoxError, Cleanup, Close};
 }

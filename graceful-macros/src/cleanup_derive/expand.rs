@@ -1,26 +1,32 @@
 //! Writes the `Cleanup` and `Close` impls of a checked struct.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, GenericParam, Type, WherePredicate};
+use syn::{DeriveInput, GenericParam, Path, Type, WherePredicate};
 
 use super::fields::Tagged;
 
 /// `impl Cleanup` (one close per tagged field) and `impl Close` (the struct
 /// closes as one group, and nests as a group inside another struct).
-pub(crate) fn impls(input: &DeriveInput, tagged: &[Tagged]) -> TokenStream {
-    let closes = tagged.iter().map(close);
+/// Every path goes through `krate`'s `__private` module.
+pub(crate) fn impls(input: &DeriveInput, tagged: &[Tagged], krate: &Path) -> TokenStream {
+    let closes = tagged.iter().map(|field| close(field, krate));
     let plan = quote! { #(#closes)* };
-    wrap(input, &bounds(input, tagged), plan)
+    wrap(input, &bounds(input, tagged, krate), plan, krate)
 }
 
 /// An impl with an empty plan, emitted beside errors.
-pub(crate) fn stub(input: &DeriveInput) -> TokenStream {
-    wrap(input, &[], quote! { let _ = __graceful_plan; })
+pub(crate) fn stub(input: &DeriveInput, krate: &Path) -> TokenStream {
+    wrap(input, &[], quote! { let _ = __graceful_plan; }, krate)
 }
 
-fn wrap(input: &DeriveInput, bounds: &[WherePredicate], plan: TokenStream) -> TokenStream {
+fn wrap(
+    input: &DeriveInput,
+    bounds: &[WherePredicate],
+    plan: TokenStream,
+    krate: &Path,
+) -> TokenStream {
     let ident = &input.ident;
     let mut generics = input.generics.clone();
     generics
@@ -31,30 +37,30 @@ fn wrap(input: &DeriveInput, bounds: &[WherePredicate], plan: TokenStream) -> To
     quote! {
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics ::graceful_rt::Cleanup for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::__private::Cleanup for #ident #ty_generics #where_clause {
                 fn plan_cleanup<'__graceful_a>(
                     &'__graceful_a self,
-                    __graceful_plan: &mut ::graceful_rt::CleanupPlan<'__graceful_a>,
+                    __graceful_plan: &mut #krate::__private::CleanupPlan<'__graceful_a>,
                 ) {
                     #plan
                 }
             }
 
             #[automatically_derived]
-            impl #impl_generics ::graceful_rt::Close for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::__private::Close for #ident #ty_generics #where_clause {
                 fn close(
                     &self,
                 ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<(), ::graceful_rt::BoxError>,
+                    Output = ::core::result::Result<(), #krate::__private::BoxError>,
                 > + ::core::marker::Send {
-                    ::graceful_rt::__private::close_cleanup(self)
+                    #krate::__private::close_cleanup(self)
                 }
 
                 fn __plan<'__graceful_p, '__graceful_a>(
                     &'__graceful_a self,
                     __graceful_name: &str,
-                    __graceful_plan: &'__graceful_p mut ::graceful_rt::CleanupPlan<'__graceful_a>,
-                ) -> ::graceful_rt::PlanOptions<'__graceful_p, '__graceful_a> {
+                    __graceful_plan: &'__graceful_p mut #krate::__private::CleanupPlan<'__graceful_a>,
+                ) -> #krate::__private::PlanOptions<'__graceful_p, '__graceful_a> {
                     __graceful_plan.group(__graceful_name, self)
                 }
             }
@@ -63,7 +69,7 @@ fn wrap(input: &DeriveInput, bounds: &[WherePredicate], plan: TokenStream) -> To
 }
 
 /// The plan entry of one field.
-fn close(field: &Tagged) -> TokenStream {
+fn close(field: &Tagged, krate: &Path) -> TokenStream {
     let member = &field.member;
     let name = &field.name;
     let ty = &field.ty;
@@ -72,14 +78,15 @@ fn close(field: &Tagged) -> TokenStream {
         // of the wrong shape is reported there, with `CloseWith`'s message.
         Some(path) => {
             let member = respan(member, path.span());
+            let krate = respan_tokens(krate, path.span());
             quote_spanned! {path.span()=>
-                ::graceful_rt::__private::CloseWith::plan(#path, #name, &self.#member, __graceful_plan)
+                #krate::__private::CloseWith::plan(#path, #name, &self.#member, __graceful_plan)
             }
         }
         // The call carries the span of the field's type, so a type that is
         // not `Close` is reported there, with Close's on_unimplemented note.
         None => quote_spanned! {ty.span()=>
-            <#ty as ::graceful_rt::Close>::__plan(&self.#member, #name, __graceful_plan)
+            <#ty as #krate::__private::Close>::__plan(&self.#member, #name, __graceful_plan)
         },
     };
     let timeout = field.timeout.map(|timeout| {
@@ -91,6 +98,19 @@ fn close(field: &Tagged) -> TokenStream {
         quote! { .after([#(#names),*]) }
     });
     quote! { #add #timeout #after; }
+}
+
+/// `tokens` with another span, so that the call they start is reported at
+/// `span` as a whole.
+fn respan_tokens(tokens: &impl ToTokens, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// `member` with another span.
@@ -106,7 +126,7 @@ fn respan(member: &syn::Member, span: proc_macro2::Span) -> syn::Member {
 
 /// `FieldType: Close` for each tagged field (without `with`) whose type
 /// mentions a type parameter of the struct.
-fn bounds(input: &DeriveInput, tagged: &[Tagged]) -> Vec<WherePredicate> {
+fn bounds(input: &DeriveInput, tagged: &[Tagged], krate: &Path) -> Vec<WherePredicate> {
     let params: Vec<&syn::Ident> = input
         .generics
         .params
@@ -124,7 +144,7 @@ fn bounds(input: &DeriveInput, tagged: &[Tagged]) -> Vec<WherePredicate> {
         .filter(|field| field.with.is_none() && mentions(&field.ty, &params))
         .map(|field| {
             let ty = &field.ty;
-            syn::parse_quote! { #ty: ::graceful_rt::Close }
+            syn::parse_quote! { #ty: #krate::__private::Close }
         })
         .collect()
 }

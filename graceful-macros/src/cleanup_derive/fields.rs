@@ -6,6 +6,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, ExprLit, Lit, Member};
 
+use crate::crate_path;
 use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
@@ -35,16 +36,46 @@ pub(crate) struct Tagged {
     pub(crate) with: Option<syn::Path>,
 }
 
-/// The tagged fields, or `None` when the input is not a struct.
-pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagged>> {
-    for attr in &input.attrs {
-        if attr.path().is_ident(ATTRIBUTE) {
-            errors.spanned(
-                attr,
-                "`#[cleanup]` goes on the fields to close, not on the struct",
-            );
+/// The struct's own `#[cleanup(crate = "...")]`: the path of graceful-rt,
+/// if the struct gives one.
+pub(crate) fn krate(input: &DeriveInput, errors: &mut Errors) -> Option<syn::Path> {
+    const ON_THE_STRUCT: &str = "on the struct, `#[cleanup(...)]` takes only `crate = \"...\"`, the path \
+        of graceful-rt; `#[cleanup]` and its options (`timeout`, `name`, `with`, `after`) go on \
+        the fields to close";
+    let mut krate = None;
+    let mut seen = false;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident(ATTRIBUTE))
+    {
+        if !matches!(attr.meta, syn::Meta::List(_)) {
+            errors.spanned(attr, ON_THE_STRUCT);
+            continue;
+        }
+        let parsed = attr.parse_nested_meta(|meta| {
+            if !meta.path.is_ident(crate_path::KEY) {
+                errors.spanned(&meta.path, ON_THE_STRUCT);
+                return syntax::skip_value(&meta);
+            }
+            let value: Expr = meta.value()?.parse()?;
+            if seen {
+                errors.spanned(&meta.path, "`crate` is set twice: keep one");
+            } else {
+                seen = true;
+                krate = crate_path::argument(&value, errors);
+            }
+            Ok(())
+        });
+        if let Err(error) = parsed {
+            errors.push(error);
         }
     }
+    krate
+}
+
+/// The tagged fields, or `None` when the input is not a struct.
+pub(crate) fn parse(input: &DeriveInput, errors: &mut Errors) -> Option<Vec<Tagged>> {
     let fields = match &input.data {
         Data::Struct(data) => &data.fields,
         Data::Enum(data) => {
@@ -126,6 +157,14 @@ fn options(attr: &syn::Attribute, field: &mut Tagged, errors: &mut Errors) {
             );
             return syntax::skip_value(&meta);
         };
+        if key == crate_path::KEY {
+            errors.at(
+                meta.path.span(),
+                "`crate` goes on the struct, once for all its fields: \
+                 `#[cleanup(crate = \"...\")]` above `struct`",
+            );
+            return syntax::skip_value(&meta);
+        }
         if !OPTIONS.contains(&key.as_str()) {
             errors.at(
                 meta.path.span(),

@@ -10,6 +10,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
+use crate::crate_path;
 use crate::errors::Errors;
 
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
@@ -18,15 +19,16 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
         Err(error) => return error.into_compile_error(),
     };
     let mut errors = Errors::default();
+    let krate = fields::krate(&input, &mut errors).unwrap_or_else(crate_path::default);
     let tagged = fields::parse(&input, &mut errors);
     if let Some(tagged) = &tagged {
         check::check(&input, tagged, &mut errors);
     }
     let expanded = match (&tagged, errors.is_empty()) {
-        (Some(tagged), true) => expand::impls(&input, tagged),
+        (Some(tagged), true) => expand::impls(&input, tagged, &krate),
         // A stub beside the errors: no second wave of "Cleanup is not
         // implemented" errors where the type is used.
-        _ => expand::stub(&input),
+        _ => expand::stub(&input, &krate),
     };
     let errors = errors.into_compile_errors();
     quote! { #errors #expanded }

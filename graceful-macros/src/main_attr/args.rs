@@ -8,6 +8,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit};
 
+use crate::crate_path;
 use crate::duration::{self, Zero};
 use crate::errors::Errors;
 use crate::suggest;
@@ -18,7 +19,8 @@ const SIGNALS: &str = "signals";
 const FLAVOR: &str = "flavor";
 const WORKER_THREADS: &str = "worker_threads";
 const DRAIN_DELAY: &str = "drain_delay";
-const KEYS: &[&str] = &[TIMEOUT, DRAIN_DELAY, SIGNALS, FLAVOR, WORKER_THREADS];
+const CRATE: &str = crate_path::KEY;
+const KEYS: &[&str] = &[TIMEOUT, DRAIN_DELAY, SIGNALS, FLAVOR, WORKER_THREADS, CRATE];
 
 /// The timeout when the attribute gives none: a second under the 10 s
 /// Docker waits between SIGTERM and SIGKILL. Documented in graceful-rt's
@@ -76,6 +78,8 @@ pub(crate) struct MainArgs {
     pub(crate) signals: Option<Vec<SignalArg>>,
     pub(crate) flavor: Option<Flavor>,
     pub(crate) worker_threads: Option<usize>,
+    /// `crate = "..."`: the path of graceful-rt.
+    pub(crate) krate: Option<syn::Path>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -145,6 +149,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
             }
             SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
             FLAVOR => args.flavor = flavor(&input.parse()?, errors),
+            CRATE => args.krate = crate_path::argument(&input.parse()?, errors),
             _ => {
                 worker_threads_key = Some(key.clone());
                 args.worker_threads = worker_threads(&input.parse()?, errors);
@@ -265,6 +270,7 @@ fn example(key: &str) -> &'static str {
         DRAIN_DELAY => "drain_delay = \"5s\"",
         SIGNALS => "signals = [SIGTERM, SIGINT]",
         FLAVOR => "flavor = \"multi_thread\"",
+        CRATE => "crate = \"graceful_rt\"",
         _ => "worker_threads = 4",
     }
 }

@@ -7,6 +7,7 @@ use syn::{ItemFn, ReturnType};
 
 use super::args::{DEFAULT_TIMEOUT, Flavor, MainArgs, Platform};
 use super::signature::Signature;
+use crate::crate_path;
 
 /// `fn main() { async fn __graceful_main(..) -> .. { body } run(config, ..) }`.
 ///
@@ -29,15 +30,16 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
     let (secs, nanos) = (timeout.as_secs(), timeout.subsec_nanos());
     let delay = args.drain_delay.unwrap_or_default();
     let (delay_secs, delay_nanos) = (delay.as_secs(), delay.subsec_nanos());
+    let krate = args.krate.clone().unwrap_or_else(crate_path::default);
     let signals = match &args.signals {
         Some(signals) => {
             let variants = signals.iter().map(|signal| {
                 let variant = syn::Ident::new(signal.variant, signal.span);
-                quote! { ::graceful_rt::__private::Signal::#variant }
+                quote! { #krate::__private::Signal::#variant }
             });
             quote! { &[#(#variants),*] }
         }
-        None => quote! { ::graceful_rt::__private::Signal::DEFAULT },
+        None => quote! { #krate::__private::Signal::DEFAULT },
     };
     // A signal the target cannot deliver is a compile error there: the
     // macro runs on the machine that builds, so the check is a `cfg`.
@@ -86,7 +88,7 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
     };
     let argument = signature.shutdown.map(|_| quote! { __graceful_shutdown });
     let convert = quote_spanned! {span=>
-        ::graceful_rt::__private::#convert(__graceful_main(#argument).await)
+        #krate::__private::#convert(__graceful_main(#argument).await)
     };
 
     quote! {
@@ -94,16 +96,16 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
         #vis fn #name() {
             #(#unsupported)*
             async fn __graceful_main(#inputs) #output #block
-            ::graceful_rt::__private::run(
-                ::graceful_rt::__private::MainConfig {
+            #krate::__private::run(
+                #krate::__private::MainConfig {
                     timeout: ::core::time::Duration::new(#secs, #nanos),
                     drain_delay: ::core::time::Duration::new(#delay_secs, #delay_nanos),
                     signals: #signals,
-                    flavor: ::graceful_rt::__private::Flavor::#flavor,
+                    flavor: #krate::__private::Flavor::#flavor,
                     worker_threads: #worker_threads,
                     main_takes_shutdown: #takes_shutdown,
                 },
-                |__graceful_shutdown: ::graceful_rt::Shutdown| async move { #convert },
+                |__graceful_shutdown: #krate::__private::Shutdown| async move { #convert },
             )
         }
     }
