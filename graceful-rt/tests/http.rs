@@ -590,3 +590,74 @@ async fn serve_stats_count_requests_in_flight_and_open_connections() {
     assert_eq!(drained.connections_cut, 0, "{drained:?}");
     drop(clients);
 }
+
+/// The `debug` events of target `graceful::http`, from every thread: a
+/// global subscriber, installed once for this test binary.
+fn http_debug_events() -> &'static std::sync::Mutex<Vec<String>> {
+    use std::sync::{Mutex, OnceLock};
+
+    struct Collect(&'static Mutex<Vec<String>>);
+    struct Message<'a>(&'a mut String);
+    impl tracing::field::Visit for Message<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                *self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl tracing::Subscriber for Collect {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+            metadata.target() == "graceful::http"
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push(message);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    static EVENTS: OnceLock<&'static Mutex<Vec<String>>> = OnceLock::new();
+    EVENTS.get_or_init(|| {
+        let events: &'static Mutex<Vec<String>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        tracing::subscriber::set_global_default(Collect(events))
+            .expect("no other global subscriber in this test binary");
+        events
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_ends_with_a_protocol_error_is_logged_at_debug() {
+    let events = http_debug_events();
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(app(), &shutdown).await;
+    let mut client = TcpStream::connect(server.address).await.unwrap();
+    client.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let (received, _, _) = bounded(
+        "the server to end the connection",
+        ANSWER,
+        read_until_closed(client),
+    )
+    .await;
+    eprintln!(
+        "a malformed request got {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    wait_until("the debug event", ANSWER, || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|event| event.starts_with("connection ended with an error: "))
+    })
+    .await;
+    eprintln!("debug events: {:?}", events.lock().unwrap());
+    shutdown.trigger();
+    server.drained(ANSWER).await;
+}

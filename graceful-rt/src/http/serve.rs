@@ -338,7 +338,7 @@ async fn connection<S, B>(
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     let mut connection = pin!(connection);
     tokio::select! {
-        _ = connection.as_mut() => return,
+        ended = connection.as_mut() => return ended_with(ended),
         () = state.draining() => {}
     }
     // Dropping the connection (unresponsive, or cut) closes its socket.
@@ -375,7 +375,7 @@ enum Closed {
 /// That wait is bounded by [`CLIENT_BOUND`], counted from the start of the
 /// drain or the end of its last request; past it, the connection is
 /// dropped. A request in flight is waited for until the drain deadline.
-async fn drain<C: Future>(
+async fn drain<C: Future<Output = Result<(), BoxError>>>(
     mut connection: Pin<&mut C>,
     activity: &Activity,
     ask_to_close: impl Fn(Pin<&mut C>),
@@ -400,7 +400,10 @@ async fn drain<C: Future>(
             _ => None,
         };
         tokio::select! {
-            _ = connection.as_mut() => return Closed::ByProtocol,
+            ended = connection.as_mut() => {
+                ended_with(ended);
+                return Closed::ByProtocol;
+            }
             () = changed => quiet_since = Instant::now(),
             () = tokio::time::sleep_until(wake.unwrap_or(client_bound).into()), if wake.is_some() => {
                 if activity.in_flight() == 0 && quiet_since.elapsed() >= CLIENT_BOUND {
@@ -408,6 +411,16 @@ async fn drain<C: Future>(
                 }
             }
         }
+    }
+}
+
+/// Notes how a connection ended, for whoever debugs a client: at `debug`,
+/// through `tracing` only (a client that goes away is no news), such as
+/// the GOAWAY with PROTOCOL_ERROR that hyper sends a client which opened
+/// HTTP/2 streams out of order.
+fn ended_with(ended: Result<(), BoxError>) {
+    if let Err(error) = ended {
+        tracing::debug!(target: "graceful::http", "connection ended with an error: {error}");
     }
 }
 
