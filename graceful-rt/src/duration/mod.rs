@@ -1,80 +1,29 @@
 //! Reading and writing durations the way users write them: "500ms", "15s", "1m30s".
 //!
-//! The rules match the ones `#[graceful_main]` applies at compile time
-//! (graceful-macros/src/duration.rs), so an attribute and its environment
-//! override accept exactly the same text.
+//! Reading follows the one grammar (`grammar.rs`) that `#[graceful_main]`
+//! applies at compile time, so an attribute and its environment override
+//! accept exactly the same text.
+
+mod grammar;
+
+pub(crate) use grammar::{DurationError, parse, parse_delay};
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The forms a duration may take, for error messages.
 pub(crate) const ACCEPTED_FORMS: &str = "a positive duration with a unit, such as \"500ms\", \"15s\", \"1m30s\" or \"1.5s\" (units: ms, s, m, h)";
 
-/// The shortest duration accepted: below it a budget is a typo, not a plan.
-pub(crate) const MINIMUM: Duration = Duration::from_millis(1);
-
-/// Why a duration text was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DurationError {
-    Empty,
-    MissingUnit,
-    UnknownUnit(String),
-    Negative,
-    Zero,
-    TooShort,
-    Overflow,
-    Unreadable,
-}
-
-impl fmt::Display for DurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DurationError::Empty => f.write_str("it is empty"),
-            DurationError::MissingUnit => f.write_str("it has no unit"),
-            DurationError::UnknownUnit(unit) => write!(f, "`{unit}` is not a unit"),
-            DurationError::Negative => f.write_str("it is negative"),
-            DurationError::Zero => f.write_str("it is zero"),
-            DurationError::TooShort => f.write_str("it is shorter than 1ms"),
-            DurationError::Overflow => f.write_str("it is too large"),
-            DurationError::Unreadable => f.write_str("it is not a duration"),
-        }
-    }
-}
-
-/// Parses a strictly positive duration.
-pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(DurationError::Empty);
-    }
-    if trimmed.starts_with('-') {
-        return Err(DurationError::Negative);
-    }
-    match humantime::parse_duration(trimmed) {
-        Ok(duration) if duration.is_zero() => Err(DurationError::Zero),
-        Ok(duration) if duration < MINIMUM => Err(DurationError::TooShort),
-        Ok(duration) => Ok(duration),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => {
-            Err(DurationError::MissingUnit)
-        }
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) => {
-            Err(DurationError::UnknownUnit(unit))
-        }
-        Err(humantime::DurationError::NumberOverflow) => Err(DurationError::Overflow),
-        Err(_) => Err(DurationError::Unreadable),
-    }
-}
-
-/// Parses a delay: like [`parse`], but zero (`"0s"`, or a bare `"0"`) is
-/// allowed and means none.
-pub(crate) fn parse_delay(text: &str) -> Result<Duration, DurationError> {
-    match text.trim() {
-        "0" => Ok(Duration::ZERO),
-        _ => match parse(text) {
-            Err(DurationError::Zero) => Ok(Duration::ZERO),
-            other => other,
-        },
-    }
+/// `start + duration`, saturating: a budget too large for the clock (such
+/// as `Duration::MAX`, "no deadline") gives an instant far in the future
+/// instead of an overflow panic.
+pub(crate) fn after(start: Instant, duration: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    start
+        .checked_add(duration)
+        .or_else(|| start.checked_add(YEAR * 100))
+        .or_else(|| start.checked_add(YEAR))
+        .unwrap_or(start)
 }
 
 /// Formats a duration compactly for log lines: "850us", "12ms", "1.5s", "15s", "1m30s".
@@ -180,5 +129,21 @@ mod tests {
         for (duration, text) in cases {
             assert_eq!(display(duration).to_string(), text, "{duration:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod saturating_tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_too_large_for_the_clock_saturates() {
+        let now = Instant::now();
+        let far = after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+        assert_eq!(
+            after(now, Duration::from_secs(3)),
+            now + Duration::from_secs(3)
+        );
     }
 }

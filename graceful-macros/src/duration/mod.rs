@@ -1,8 +1,12 @@
 //! Duration literals, checked at compile time.
 //!
-//! The rules are those graceful-rt applies to `GRACEFUL_TIMEOUT` at run time
-//! (graceful-rt/src/duration.rs), so the attribute and its override accept
+//! The grammar (`grammar.rs`) is the one graceful-rt applies to
+//! `GRACEFUL_TIMEOUT` at run time, so the attribute and its override accept
 //! exactly the same text; here each rejection says how to fix the literal.
+
+mod grammar;
+
+use grammar::DurationError;
 
 use std::time::Duration;
 
@@ -72,47 +76,43 @@ pub(crate) fn argument(
 /// duration, or explains what to write instead. `zero` says what a zero
 /// value would do, for the message that rejects it.
 pub(crate) fn parse(key: &str, text: &str, zero: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    const FORMS: &str = "such as \"500ms\", \"15s\" or \"1m30s\"";
-    if trimmed.is_empty() {
-        return Err(format!("`{key}` is empty: write a duration {FORMS}"));
-    }
-    if trimmed.starts_with('-') {
-        return Err(format!(
-            "`{key}` must be positive, not {text:?}: write a duration {FORMS}"
-        ));
-    }
-    match humantime::parse_duration(trimmed) {
-        Ok(duration) if duration.is_zero() => Err(format!(
-            "`{key}` must be greater than zero: {zero}; write a duration {FORMS}"
-        )),
-        Ok(duration) if duration < Duration::from_millis(1) => Err(format!(
-            "`{key}` must be at least 1ms, not {text:?}: write a duration {FORMS}"
-        )),
-        Ok(duration) => Ok(duration),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) if unit.is_empty() => Err(format!(
-            "{text:?} has no unit: write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds"
-        )),
-        Err(humantime::DurationError::UnknownUnit { unit, .. }) => Err(format!(
-            "`{unit}` is not a unit of time: write a duration {FORMS} (units such as ms, s, m, h)"
-        )),
-        Err(humantime::DurationError::NumberOverflow) => Err(format!(
-            "{text:?} is too large for `{key}`: write a duration {FORMS}"
-        )),
-        Err(_) => Err(format!(
-            "{text:?} is not a duration: write a duration {FORMS}"
-        )),
-    }
+    grammar::parse(text).map_err(|error| message(key, text, &error, zero))
 }
 
 /// Parses a delay: like [`parse`], but zero (`"0s"`, or a bare `"0"`)
 /// is allowed and means none.
 pub(crate) fn parse_delay(key: &str, text: &str) -> Result<Duration, String> {
+    grammar::parse_delay(text).map_err(|error| message(key, text, &error, ""))
+}
+
+/// What to write instead of `text`, rejected for `error`.
+fn message(key: &str, text: &str, error: &DurationError, zero: &str) -> String {
+    const FORMS: &str = "such as \"500ms\", \"15s\" or \"1m30s\"";
     let trimmed = text.trim();
-    if trimmed == "0" || humantime::parse_duration(trimmed).is_ok_and(|delay| delay.is_zero()) {
-        return Ok(Duration::ZERO);
+    match error {
+        DurationError::Empty => format!("`{key}` is empty: write a duration {FORMS}"),
+        DurationError::Negative => {
+            format!("`{key}` must be positive, not {text:?}: write a duration {FORMS}")
+        }
+        DurationError::Zero => {
+            format!("`{key}` must be greater than zero: {zero}; write a duration {FORMS}")
+        }
+        DurationError::TooShort => {
+            format!("`{key}` must be at least 1ms, not {text:?}: write a duration {FORMS}")
+        }
+        DurationError::MissingUnit => format!(
+            "{text:?} has no unit: write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds"
+        ),
+        DurationError::UnknownUnit(unit) => format!(
+            "`{unit}` is not a unit of time: write a duration {FORMS} (units such as ms, s, m, h)"
+        ),
+        DurationError::Overflow => {
+            format!("{text:?} is too large for `{key}`: write a duration {FORMS}")
+        }
+        DurationError::Unreadable => {
+            format!("{text:?} is not a duration: write a duration {FORMS}")
+        }
     }
-    parse(key, text, "")
 }
 
 #[cfg(test)]
