@@ -45,10 +45,20 @@ pub trait Close {
     /// make the exit code 1; they never stop the other closes.
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
 
-    /// Adds this value's close to `plan` under `name`. A type that derives
-    /// `Cleanup` adds its own closes as a group instead. Not public API.
-    #[doc(hidden)]
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+    /// Adds this value's close to `plan`, under `name`: how a field tagged
+    /// `#[cleanup]` joins the cleanup.
+    ///
+    /// The default adds one close that runs [`close`](Close::close), and
+    /// fits every single resource. A value that holds several overrides it
+    /// to add them as a group, each in the report under its own name:
+    /// `Vec` (`name.0`, `name.1`, ...), `Option` (nothing for `None`), and
+    /// a struct that derives `Cleanup` (`name.field`). Override it for a
+    /// collection of your own with [`CleanupPlan::group_with`].
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
         plan.close(name, self.close())
     }
 }
@@ -59,8 +69,12 @@ impl<T: Close + ?Sized> Close for &T {
         (**self).close()
     }
 
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
-        (**self).__plan(name, plan)
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
+        (**self).plan_close(name, plan)
     }
 }
 
@@ -71,8 +85,12 @@ impl<T: Close + ?Sized> Close for Arc<T> {
         (**self).close()
     }
 
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
-        (**self).__plan(name, plan)
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
+        (**self).plan_close(name, plan)
     }
 }
 
@@ -81,8 +99,12 @@ impl<T: Close + ?Sized> Close for Box<T> {
         (**self).close()
     }
 
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
-        (**self).__plan(name, plan)
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
+        (**self).plan_close(name, plan)
     }
 }
 
@@ -98,9 +120,13 @@ impl<T: Close> Close for Option<T> {
         }
     }
 
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
         match self {
-            Some(value) => value.__plan(name, plan),
+            Some(value) => value.plan_close(name, plan),
             None => plan.nothing(),
         }
     }
@@ -112,7 +138,11 @@ impl<T: Close> Close for Vec<T> {
         close_plan(elements(self))
     }
 
-    fn __plan<'p, 'a>(&'a self, name: &str, plan: &'p mut CleanupPlan<'a>) -> PlanOptions<'p, 'a> {
+    fn plan_close<'p, 'a>(
+        &'a self,
+        name: &str,
+        plan: &'p mut CleanupPlan<'a>,
+    ) -> PlanOptions<'p, 'a> {
         plan.group_with(name, |plan| add_elements(self, plan))
     }
 }
@@ -125,7 +155,7 @@ fn elements<T: Close>(slice: &[T]) -> CleanupPlan<'_> {
 
 fn add_elements<'a, T: Close>(slice: &'a [T], plan: &mut CleanupPlan<'a>) {
     for (index, element) in slice.iter().enumerate() {
-        element.__plan(&index.to_string(), plan);
+        element.plan_close(&index.to_string(), plan);
     }
 }
 

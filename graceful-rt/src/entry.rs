@@ -9,13 +9,14 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+use crate::cause::Cause;
 use crate::cleanup::{self, Cleanup, CleanupPlan};
 use crate::config::{Flavor, MainConfig, Settings};
 use crate::duration;
 use crate::exit_code;
 use crate::log;
 use crate::phase::{Main, PhaseMachine};
-use crate::shutdown::{Cause, Shutdown};
+use crate::shutdown::Shutdown;
 use crate::signal;
 
 /// What a `#[graceful_main]` function may return: `()`, `Result<(), E>`, a
@@ -30,12 +31,24 @@ use crate::signal;
     note = "main may return `()`, `Result<(), E>`, a state that implements `graceful_rt::Cleanup` \
             (`#[derive(Cleanup)]`), or `Result<State, E>`, where `E: Debug`"
 )]
-pub trait MainOutput {
+pub trait MainOutput: sealed::Sealed {
     /// The state cleaned up after main returns.
     type State: Cleanup + 'static;
 
     /// The state, or the `Debug` text of main's error.
+    ///
+    /// # Errors
+    ///
+    /// The `Debug` text of the error `main` returned.
     fn into_state(self) -> Result<Self::State, String>;
+}
+
+/// `MainOutput` is implemented here only: the forms `main` may return are
+/// the macro's contract, not an extension point.
+mod sealed {
+    pub trait Sealed {}
+    impl<S: super::Cleanup + 'static> Sealed for S {}
+    impl<S: super::Cleanup + 'static, E: super::Debug> Sealed for Result<S, E> {}
 }
 
 impl<S: Cleanup + 'static> MainOutput for S {
@@ -61,6 +74,10 @@ pub type MainResult = Result<Box<dyn Cleanup>, String>;
 
 /// Converts what main returned. The expansion calls it with the span of
 /// main's return type, so an unsupported type is reported there.
+///
+/// # Errors
+///
+/// The `Debug` text of the error `main` returned.
 pub fn into_state<T: MainOutput>(output: T) -> MainResult {
     output
         .into_state()
@@ -69,6 +86,10 @@ pub fn into_state<T: MainOutput>(output: T) -> MainResult {
 
 /// [`into_state`] for a return type written `Result<S, E>`: a state that is
 /// not `Cleanup` and an error that is not `Debug` are each reported as such.
+///
+/// # Errors
+///
+/// The `Debug` text of the error `main` returned.
 pub fn result_into_state<S: Cleanup + 'static, E: Debug>(output: Result<S, E>) -> MainResult {
     into_state(output)
 }

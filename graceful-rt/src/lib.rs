@@ -149,10 +149,20 @@
 //! `TimeoutStopSec` never cuts a shutdown short.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The public API documents its errors and panics, and marks what is
+// pointless to call without using the result, as tokio-util does.
+#![warn(
+    clippy::missing_errors_doc,
+    clippy::missing_panics_doc,
+    clippy::must_use_candidate,
+    clippy::return_self_not_must_use
+)]
 
+mod cause;
 mod cleanup;
 mod close;
 mod config;
+mod drained;
 mod duration;
 mod entry;
 pub mod exit_code;
@@ -170,6 +180,7 @@ mod systemd;
 mod timeline;
 mod watchdog;
 
+pub use cause::Cause;
 pub use cleanup::{
     BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
 };
@@ -185,7 +196,7 @@ pub use graceful_macros::Cleanup;
 /// See the [crate documentation](crate#graceful_main) for its arguments and
 /// behaviour.
 pub use graceful_macros::graceful_main;
-pub use shutdown::{Cause, Requested, Shutdown};
+pub use shutdown::{Requested, Shutdown};
 pub use signal::Signal;
 
 /// What the macros expand to. Not public API: no semver guarantees.

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::cleanup::{CloseReport, Observer};
+use crate::drained::Drained;
 use crate::duration;
-use crate::exit_code;
 use crate::log;
-use crate::report::{self, CloseEntry, DrainCounts, Report};
+use crate::report::{self, CloseEntry, Outcome, Report};
 use crate::systemd::Notifier;
 use crate::timeline::Timeline;
 use crate::watchdog;
@@ -33,7 +33,7 @@ struct State {
     cleanup_started: Option<Instant>,
     closes: Vec<Close>,
     /// What the HTTP servers' drains counted, summed.
-    drain: Option<DrainCounts>,
+    drain: Option<Drained>,
     /// Set once a path to the exit has computed its code.
     exiting: Option<i32>,
 }
@@ -82,7 +82,8 @@ impl PhaseMachine {
     /// The shutdown has started: arm the deadline.
     pub(crate) fn shutdown_begun(self: &Arc<Self>, timeline: Timeline) {
         self.state().begun = Some(timeline);
-        watchdog::arm(Arc::clone(self), timeline.deadline);
+        let machine = Arc::clone(self);
+        watchdog::arm(timeline.deadline, move || machine.deadline_passed());
         self.notifier.stopping(
             &format!(
                 "shutting down ({}), timeout {}",
@@ -123,15 +124,12 @@ impl PhaseMachine {
 
     /// A server has drained (or was cut at the drain deadline).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) fn drained(&self, counts: DrainCounts) {
+    pub(crate) fn drained(&self, drained: &Drained) {
         let mut state = self.state();
-        let total = state.drain.get_or_insert_with(DrainCounts::default);
-        total.in_flight += counts.in_flight;
-        total.connections += counts.connections;
-        total.late += counts.late;
-        total.requests_cut += counts.requests_cut;
-        total.connections_cut += counts.connections_cut;
-        total.unresponsive += counts.unresponsive;
+        state
+            .drain
+            .get_or_insert_with(Drained::default)
+            .add(drained);
     }
 
     pub(crate) fn cleanup_started<'n>(&self, names: impl Iterator<Item = &'n str>) {
@@ -180,13 +178,13 @@ impl PhaseMachine {
                 std::process::exit(code);
             }
             let report = self.report(&state, forced, Instant::now());
-            state.exiting = Some(report.exit_code);
+            state.exiting = Some(report.outcome.exit_code());
             report
         };
         let summary = report.summary();
         match report.outcome {
-            "clean" => log::info!("{summary}"),
-            "deadline" | "interrupted" => log::error!("{summary}"),
+            Outcome::Clean => log::info!("{summary}"),
+            Outcome::Deadline | Outcome::Interrupted => log::error!("{summary}"),
             _ => log::warning!("{summary}"),
         }
         if let Some(path) = &self.report_path {
@@ -199,26 +197,29 @@ impl PhaseMachine {
         }
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
-        std::process::exit(report.exit_code)
+        std::process::exit(report.outcome.exit_code())
     }
 
     /// The report of the process as it stands at `now`, with its verdict.
     fn report(&self, state: &State, forced: Option<Forced>, now: Instant) -> Report {
-        let drain_cut = state.drain.is_some_and(|drain| drain.connections_cut > 0);
+        let drain_cut = state
+            .drain
+            .as_ref()
+            .is_some_and(|drain| drain.connections_cut > 0);
         let closes_failed = state.closes.iter().any(|close| {
             close
                 .ended
                 .as_ref()
                 .is_some_and(|ended| !ended.outcome().is_closed())
         });
-        let (outcome, exit_code) = match (forced, &state.main) {
-            (Some(Forced::Deadline), _) => ("deadline", exit_code::DEADLINE),
-            (Some(Forced::Interrupt), _) => ("interrupted", exit_code::INTERRUPTED),
-            (None, Main::Panicked) => ("main_panicked", exit_code::PANICKED),
-            (None, Main::Error(_)) => ("main_error", exit_code::FAILED),
-            (None, _) if closes_failed => ("cleanup_failed", exit_code::FAILED),
-            (None, _) if drain_cut => ("drain_cut", exit_code::DRAIN_CUT),
-            (None, _) => ("clean", exit_code::CLEAN),
+        let outcome = match (forced, &state.main) {
+            (Some(Forced::Deadline), _) => Outcome::Deadline,
+            (Some(Forced::Interrupt), _) => Outcome::Interrupted,
+            (None, Main::Panicked) => Outcome::MainPanicked,
+            (None, Main::Error(_)) => Outcome::MainError,
+            (None, _) if closes_failed => Outcome::CleanupFailed,
+            (None, _) if drain_cut => Outcome::DrainCut,
+            (None, _) => Outcome::Clean,
         };
         let cleanup_start = state.cleanup_started;
         let closes: Vec<CloseEntry> = state
@@ -269,7 +270,6 @@ impl PhaseMachine {
         Report {
             schema_version: report::SCHEMA_VERSION,
             outcome,
-            exit_code,
             cause: state.begun.map(|begun| begun.cause.to_string()),
             timeout_ms: report::millis(self.timeout),
             main: match state.main {
@@ -286,7 +286,7 @@ impl PhaseMachine {
             drain_ms: since(begun_at, state.main_ended),
             cleanup_ms: since(cleanup_start, Some(now)),
             total_ms: since(begun_at, Some(now)),
-            drain: state.drain,
+            drain: state.drain.clone(),
             closes,
             pending,
             timeout: self.timeout,

@@ -39,16 +39,60 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::drained::Drained;
 use crate::duration;
+use crate::exit_code;
 
 /// Version of the JSON schema above.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
+/// How a shutdown ended: the report's `outcome`, which decides the exit
+/// code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Clean,
+    MainError,
+    MainPanicked,
+    CleanupFailed,
+    /// The drain deadline cut requests or connections.
+    DrainCut,
+    /// Forced at the deadline.
+    Deadline,
+    /// Forced by a second SIGINT.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The name in the JSON report.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean",
+            Outcome::MainError => "main_error",
+            Outcome::MainPanicked => "main_panicked",
+            Outcome::CleanupFailed => "cleanup_failed",
+            Outcome::DrainCut => "drain_cut",
+            Outcome::Deadline => "deadline",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// The process's exit code.
+    pub(crate) const fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Clean => exit_code::CLEAN,
+            Outcome::MainError | Outcome::CleanupFailed => exit_code::FAILED,
+            Outcome::MainPanicked => exit_code::PANICKED,
+            Outcome::DrainCut => exit_code::DRAIN_CUT,
+            Outcome::Deadline => exit_code::DEADLINE,
+            Outcome::Interrupted => exit_code::INTERRUPTED,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) schema_version: u32,
-    pub(crate) outcome: &'static str,
-    pub(crate) exit_code: i32,
+    pub(crate) outcome: Outcome,
     pub(crate) cause: Option<String>,
     pub(crate) timeout_ms: f64,
     pub(crate) main: &'static str,
@@ -56,23 +100,12 @@ pub(crate) struct Report {
     pub(crate) drain_ms: Option<f64>,
     pub(crate) cleanup_ms: Option<f64>,
     pub(crate) total_ms: Option<f64>,
-    pub(crate) drain: Option<DrainCounts>,
+    /// What the HTTP servers' drains counted (feature `axum`), summed.
+    pub(crate) drain: Option<Drained>,
     pub(crate) closes: Vec<CloseEntry>,
     pub(crate) pending: Vec<String>,
     /// For the summary line; not in the JSON.
     pub(crate) timeout: Duration,
-}
-
-/// What the HTTP servers' drains counted (feature `axum`), summed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
-pub(crate) struct DrainCounts {
-    pub(crate) in_flight: usize,
-    pub(crate) connections: usize,
-    pub(crate) late: usize,
-    pub(crate) requests_cut: usize,
-    pub(crate) connections_cut: usize,
-    pub(crate) unresponsive: usize,
 }
 
 #[derive(Debug)]
@@ -99,13 +132,16 @@ impl Report {
     /// in 312ms, cleanup 15ms [db closed 12ms], total 330ms, exit code 0`.
     pub(crate) fn summary(&self) -> String {
         let verdict = match self.outcome {
-            "clean" => "complete".to_owned(),
-            "deadline" => format!(
+            Outcome::Clean => "complete".to_owned(),
+            Outcome::Deadline => format!(
                 "forced at the deadline of {}",
                 duration::display(self.timeout)
             ),
-            "interrupted" => "interrupted by a second SIGINT".to_owned(),
-            _ => "finished with errors".to_owned(),
+            Outcome::Interrupted => "interrupted by a second SIGINT".to_owned(),
+            Outcome::MainError
+            | Outcome::MainPanicked
+            | Outcome::CleanupFailed
+            | Outcome::DrainCut => "finished with errors".to_owned(),
         };
         let mut line = format!(
             "shutdown {verdict}: cause {}",
@@ -165,7 +201,7 @@ impl Report {
         if !self.pending.is_empty() {
             let _ = write!(line, "; still pending: {}", self.pending.join(", "));
         }
-        let _ = write!(line, "; exit code {}", self.exit_code);
+        let _ = write!(line, "; exit code {}", self.outcome.exit_code());
         line
     }
 
@@ -186,8 +222,8 @@ impl Report {
         let mut json = Json::default();
         json.open('{');
         json.field("schema_version").number(self.schema_version);
-        json.field("outcome").string(self.outcome);
-        json.field("exit_code").number(self.exit_code);
+        json.field("outcome").string(self.outcome.name());
+        json.field("exit_code").number(self.outcome.exit_code());
         json.field("cause").optional_string(self.cause.as_deref());
         json.field("timeout_ms").float(Some(self.timeout_ms));
         json.field("main").string(self.main);
@@ -344,8 +380,7 @@ mod tests {
     fn report() -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
-            outcome: "cleanup_failed",
-            exit_code: 1,
+            outcome: Outcome::CleanupFailed,
             cause: Some("SIGTERM".into()),
             timeout_ms: 15000.0,
             main: "returned",
@@ -390,13 +425,11 @@ mod tests {
     fn json_is_valid_and_escapes_what_it_must() {
         let mut report = report();
         report.main_error = Some("Io(\"disk \\ full\"\n\tat\u{1}\")".into());
-        report.drain = Some(DrainCounts {
+        report.drain = Some(Drained {
             in_flight: 3,
             connections: 40,
             late: 1,
-            requests_cut: 0,
-            connections_cut: 0,
-            unresponsive: 0,
+            ..Drained::default()
         });
         let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(value["main_error"], "Io(\"disk \\ full\"\n\tat\u{1}\")");

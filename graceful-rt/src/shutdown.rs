@@ -17,6 +17,7 @@ use crate::log;
 /// How far under the system's kill budget (Windows' Ctrl-Close) the
 /// shutdown's deadline is put: the process must have exited by then.
 const KILL_MARGIN: Duration = Duration::from_millis(500);
+use crate::cause::Cause;
 use crate::phase::PhaseMachine;
 use crate::signal::Signal;
 use crate::timeline::Timeline;
@@ -80,28 +81,6 @@ struct Inner {
     process: Option<Arc<PhaseMachine>>,
 }
 
-/// What started the shutdown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Cause {
-    /// A signal arrived.
-    Signal(Signal),
-    /// The application called [`Shutdown::trigger`].
-    Triggered,
-    /// `main` returned on its own; what it returned is being cleaned up.
-    MainReturned,
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cause::Signal(signal) => f.write_str(signal.name()),
-            Cause::Triggered => f.write_str("trigger"),
-            Cause::MainReturned => f.write_str("main_returned"),
-        }
-    }
-}
-
 impl Shutdown {
     /// Creates a handle that is not connected to any signal or process: its
     /// shutdown starts only when [`trigger`](Shutdown::trigger) is called,
@@ -110,6 +89,7 @@ impl Shutdown {
     /// Use it to test code that takes a `Shutdown`, or to drive a shutdown
     /// of your own outside `#[graceful_main]`. `timeout` is the budget the
     /// deadline is computed from.
+    #[must_use]
     pub fn new(timeout: Duration) -> Shutdown {
         Shutdown::with_process(timeout, Duration::ZERO, None)
     }
@@ -117,6 +97,7 @@ impl Shutdown {
     /// Like [`new`](Shutdown::new), with a lame duck: for `drain_delay`
     /// after the shutdown is requested, servers keep serving while
     /// readiness checks fail, so load balancers stop routing here first.
+    #[must_use]
     pub fn with_drain_delay(timeout: Duration, drain_delay: Duration) -> Shutdown {
         Shutdown::with_process(timeout, drain_delay, None)
     }
@@ -160,6 +141,7 @@ impl Shutdown {
     }
 
     /// Whether the shutdown has been requested.
+    #[must_use]
     pub fn is_requested(&self) -> bool {
         self.inner.requested.load(Ordering::Acquire)
     }
@@ -196,12 +178,14 @@ impl Shutdown {
     }
 
     /// What started the shutdown, or `None` while it has not started.
+    #[must_use]
     pub fn cause(&self) -> Option<Cause> {
         self.inner.begun.get().map(|timeline| timeline.cause)
     }
 
     /// The total shutdown budget: the `timeout` of `#[graceful_main]`, or the
     /// `GRACEFUL_TIMEOUT` that overrides it.
+    #[must_use]
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
     }
@@ -209,6 +193,7 @@ impl Shutdown {
     /// The instant by which the process ends, or `None` while the shutdown
     /// has not started. It is the start of the shutdown plus
     /// [`timeout`](Shutdown::timeout).
+    #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.begun.get().map(|timeline| timeline.deadline)
     }
@@ -216,12 +201,14 @@ impl Shutdown {
     /// The lame duck: how long servers keep serving after the shutdown is
     /// requested, while readiness checks already fail. The `drain_delay` of
     /// `#[graceful_main]`, or the `GRACEFUL_DRAIN_DELAY` that overrides it.
+    #[must_use]
     pub fn drain_delay(&self) -> Duration {
         self.inner.drain_delay
     }
 
     /// Whether the lame duck is over and servers are draining: they accept
     /// no new connections and answer new requests with 503.
+    #[must_use]
     pub fn is_draining(&self) -> bool {
         // The flag first: one atomic load on the request path until a
         // shutdown starts.
@@ -246,6 +233,7 @@ impl Shutdown {
     /// open then are closed, so the cleanup keeps its reserve (3% of the
     /// timeout, at most 1 s) before the deadline. `None` while the shutdown
     /// has not started.
+    #[must_use]
     pub fn drain_deadline(&self) -> Option<Instant> {
         self.inner
             .begun
@@ -255,6 +243,7 @@ impl Shutdown {
 
     /// The time left until the [`deadline`](Shutdown::deadline) (zero once it
     /// has passed), or `None` while the shutdown has not started.
+    #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))

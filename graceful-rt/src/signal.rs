@@ -80,6 +80,7 @@ impl Signal {
     ];
 
     /// The conventional name, such as `"SIGTERM"` or `"Ctrl-Break"`.
+    #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
             Signal::Terminate => "SIGTERM",
@@ -96,6 +97,7 @@ impl Signal {
     }
 
     /// Whether this platform can deliver the signal.
+    #[must_use]
     pub const fn is_supported(self) -> bool {
         match self {
             Signal::Interrupt => cfg!(any(unix, windows)),

@@ -20,7 +20,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::shutdown::Cause;
+use crate::cause::Cause;
+use crate::duration;
 
 /// The cleanup reserve for a budget: see the module documentation.
 pub(crate) fn cleanup_reserve(timeout: Duration) -> Duration {
@@ -54,12 +55,12 @@ impl Timeline {
         timeout: Duration,
         drain_delay: Duration,
     ) -> Timeline {
-        let deadline = start + timeout;
+        let deadline = duration::after(start, timeout);
         let drain_deadline = deadline - cleanup_reserve(timeout);
         Timeline {
             cause,
             start,
-            drain_start: (start + drain_delay).min(drain_deadline),
+            drain_start: duration::after(start, drain_delay).min(drain_deadline),
             drain_deadline,
             cleanup_deadline: deadline - exit_reserve(timeout),
             deadline,

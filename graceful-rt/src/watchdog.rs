@@ -6,22 +6,21 @@
 //! code is still ended on time. When the process finishes first, it exits
 //! and the sleeping thread goes with it.
 
-use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
 use crate::log;
-use crate::phase::PhaseMachine;
 
-/// Starts the thread that ends the process at `deadline`.
-pub(crate) fn arm(machine: Arc<PhaseMachine>, deadline: Instant) {
+/// Starts the thread that calls `passed` at `deadline`: the phase machine
+/// gives what ends the process, so this module knows nothing of it.
+pub(crate) fn arm(deadline: Instant, passed: impl FnOnce() + Send + 'static) {
     let spawned = thread::Builder::new()
         .name("graceful-deadline".into())
         .spawn(move || {
             // `thread::sleep` sleeps at least this long, resuming after
             // interruptions, so the deadline is never enforced early.
             thread::sleep(deadline.saturating_duration_since(Instant::now()));
-            machine.deadline_passed();
+            passed();
         });
     if let Err(error) = spawned {
         log::error!(

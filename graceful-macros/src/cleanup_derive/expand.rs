@@ -56,7 +56,7 @@ fn wrap(
                     #krate::__private::close_cleanup(self)
                 }
 
-                fn __plan<'__graceful_p, '__graceful_a>(
+                fn plan_close<'__graceful_p, '__graceful_a>(
                     &'__graceful_a self,
                     __graceful_name: &str,
                     __graceful_plan: &'__graceful_p mut #krate::__private::CleanupPlan<'__graceful_a>,
@@ -86,7 +86,7 @@ fn close(field: &Tagged, krate: &Path) -> TokenStream {
         // The call carries the span of the field's type, so a type that is
         // not `Close` is reported there, with Close's on_unimplemented note.
         None => quote_spanned! {ty.span()=>
-            <#ty as #krate::__private::Close>::__plan(&self.#member, #name, __graceful_plan)
+            <#ty as #krate::__private::Close>::plan_close(&self.#member, #name, __graceful_plan)
         },
     };
     let timeout = field.timeout.map(|timeout| {

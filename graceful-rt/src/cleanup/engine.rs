@@ -184,7 +184,7 @@ fn launch<'a>(
     let started = Instant::now();
     let own = planned
         .timeout
-        .map(|timeout| (started + timeout, Limit::Own(timeout)));
+        .map(|timeout| (duration::after(started, timeout), Limit::Own(timeout)));
     let shutdown = deadline.map(|deadline| (deadline, Limit::Deadline));
     let limit = match (own, shutdown) {
         (Some(own), Some(shutdown)) => Some(if own.0 <= shutdown.0 { own } else { shutdown }),

@@ -30,6 +30,7 @@ pub(super) struct PlannedClose<'a> {
 
 impl<'a> CleanupPlan<'a> {
     /// An empty plan.
+    #[must_use]
     pub fn new() -> CleanupPlan<'a> {
         CleanupPlan {
             closes: Vec::new(),
@@ -94,11 +95,13 @@ impl<'a> CleanupPlan<'a> {
     }
 
     /// The number of closes planned.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.closes.len()
     }
 
     /// Whether nothing is planned.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.closes.is_empty()
     }
@@ -122,7 +125,8 @@ impl fmt::Debug for CleanupPlan<'_> {
 }
 
 /// Options of a close (or of every close of a group) just added to a
-/// [`CleanupPlan`].
+/// [`CleanupPlan`]. Each option takes effect when called; it returns the
+/// options for the next one, which may be dropped.
 pub struct PlanOptions<'p, 'a> {
     plan: &'p mut CleanupPlan<'a>,
     closes: Range<usize>,
@@ -132,6 +136,7 @@ impl PlanOptions<'_, '_> {
     /// Cuts the close after `timeout`, counted from its own start. Without
     /// one, a close may use whatever remains of the shutdown budget. The
     /// shutdown deadline applies either way.
+    #[allow(clippy::return_self_not_must_use, clippy::must_use_candidate)] // It takes effect at once.
     pub fn timeout(self, timeout: Duration) -> Self {
         for close in &mut self.plan.closes[self.closes.clone()] {
             close.timeout = Some(close.timeout.map_or(timeout, |own| own.min(timeout)));
@@ -142,6 +147,7 @@ impl PlanOptions<'_, '_> {
     /// Starts the close only once the named closes or groups have ended,
     /// whether they closed or failed. Names are those given to
     /// [`CleanupPlan::close`] and [`CleanupPlan::group`] at the same level.
+    #[allow(clippy::return_self_not_must_use, clippy::must_use_candidate)] // It takes effect at once.
     pub fn after<I>(self, names: I) -> Self
     where
         I: IntoIterator,

@@ -12,28 +12,37 @@ pub struct CleanupReport {
 
 impl CleanupReport {
     /// One entry per close, in the order they were planned.
+    #[must_use]
     pub fn closes(&self) -> &[CloseReport] {
         &self.closes
     }
 
     /// The entry of the close with this full name (`"db"`, `"outer.db"`).
+    #[must_use]
     pub fn get(&self, name: &str) -> Option<&CloseReport> {
         self.closes.iter().find(|close| close.name == name)
     }
 
     /// Whether every close closed.
+    #[must_use]
     pub fn is_ok(&self) -> bool {
         self.closes.iter().all(|close| close.outcome.is_closed())
     }
 
     /// The time the whole cleanup took: that of the longest chain of
     /// closes, since they run concurrently.
+    #[must_use]
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
 
-    /// `Ok` if every close closed, otherwise an error naming each close that
-    /// did not and how it ended.
+    /// `Ok` if every close closed.
+    ///
+    /// # Errors
+    ///
+    /// One error naming each close that did not close and how it ended
+    /// (failed, panicked, timed out), for `?` in a test or a hand-written
+    /// shutdown.
     pub fn into_result(self) -> Result<(), BoxError> {
         let failures: Vec<String> = self
             .closes
@@ -68,26 +77,31 @@ pub struct CloseReport {
 
 impl CloseReport {
     /// The close's full name.
+    #[must_use]
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// How it ended.
+    #[must_use]
     pub fn outcome(&self) -> &CloseOutcome {
         &self.outcome
     }
 
     /// When it started, counted from the start of the cleanup.
+    #[must_use]
     pub fn started(&self) -> Duration {
         self.started
     }
 
     /// How long it ran.
+    #[must_use]
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
     /// Remarks on how it ran, such as "started after `db`, which failed".
+    #[must_use]
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
@@ -109,11 +123,13 @@ pub enum CloseOutcome {
 
 impl CloseOutcome {
     /// Whether the close succeeded.
+    #[must_use]
     pub fn is_closed(&self) -> bool {
         matches!(self, CloseOutcome::Closed)
     }
 
     /// A one-word name: `closed`, `failed`, `panicked` or `timed_out`.
+    #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             CloseOutcome::Closed => "closed",
@@ -124,6 +140,7 @@ impl CloseOutcome {
     }
 
     /// The error or panic message, if any.
+    #[must_use]
     pub fn message(&self) -> Option<&str> {
         match self {
             CloseOutcome::Failed(message) | CloseOutcome::Panicked(message) => Some(message),

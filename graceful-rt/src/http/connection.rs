@@ -1,11 +1,11 @@
-//! One connection, from accept to close: its activity (for the idle grace),
-//! its IO (tracked, and cut at the drain deadline), and the task that
-//! serves it and decides when to close it.
+//! One connection, from accept to close: its activity (what draining needs
+//! to know of it), its IO (tracked, and cut at the drain deadline), and the
+//! list of a server's open connections.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,46 @@ impl Activity {
             Some(parked) if parked.will_wake(waker) => {}
             _ => *slot = Some(waker.clone()),
         }
+    }
+}
+
+/// The open connections of a [`serve`](super::serve): what their requests
+/// in flight add up to, and what the drain deadline cuts.
+#[derive(Debug, Default)]
+pub(crate) struct Connections {
+    open: Mutex<Vec<Weak<Activity>>>,
+}
+
+impl Connections {
+    /// Registers a connection.
+    pub(crate) fn add(&self, activity: &Arc<Activity>) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget the closed ones now and then, so the list stays about as
+        // long as the number of open connections.
+        if open.len() >= 64 && open.len().is_power_of_two() {
+            open.retain(|weak| weak.strong_count() > 0);
+        }
+        open.push(Arc::downgrade(activity));
+    }
+
+    /// Calls `each` with every open connection.
+    fn each(&self, mut each: impl FnMut(&Activity)) {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        for activity in open.iter().filter_map(Weak::upgrade) {
+            each(&activity);
+        }
+    }
+
+    /// Requests in flight on every open connection.
+    pub(crate) fn in_flight(&self) -> usize {
+        let mut in_flight = 0;
+        self.each(|activity| in_flight += activity.in_flight());
+        in_flight
+    }
+
+    /// Cuts every open connection (the drain deadline).
+    pub(crate) fn cut_all(&self) {
+        self.each(Activity::cut);
     }
 }
 

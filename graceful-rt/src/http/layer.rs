@@ -15,7 +15,8 @@ use http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use http_body::{Body, Frame, SizeHint};
 
 use super::connection::Activity;
-use super::state::{DrainStats, Phase, ServerState};
+use super::state::{Phase, ServerState};
+use super::stats::DrainStats;
 use crate::Shutdown;
 
 /// The body of the 503 answered to a request that arrives while draining.
@@ -43,6 +44,7 @@ pub struct DrainLayer {
 
 impl DrainLayer {
     /// A layer that drains on `shutdown`.
+    #[must_use]
     pub fn new(shutdown: Shutdown) -> DrainLayer {
         DrainLayer {
             state: Arc::new(ServerState::following(shutdown)),
@@ -50,9 +52,11 @@ impl DrainLayer {
     }
 
     /// The counts of every service this layer wraps.
+    #[must_use]
     pub fn stats(&self) -> DrainStats {
         DrainStats {
-            inner: Arc::clone(&self.state),
+            state: Arc::clone(&self.state),
+            connections: Arc::default(),
         }
     }
 }

@@ -79,11 +79,13 @@ mod layer;
 mod readiness;
 mod serve;
 mod state;
+mod stats;
 
-pub use layer::{DrainBody, DrainLayer, DrainService};
-pub use readiness::Readiness;
-pub use serve::{Drained, Serve, serve};
-pub use state::DrainStats;
+pub use crate::drained::Drained;
+pub use layer::{DrainBody, DrainLayer, DrainService, ResponseFuture};
+pub use readiness::{Readiness, ReadinessBody};
+pub use serve::{Serve, serve};
+pub use stats::DrainStats;
 
 use std::time::Duration;
 

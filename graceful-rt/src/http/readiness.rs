@@ -24,6 +24,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// Readiness that fails once `shutdown` is requested.
+    #[must_use]
     pub fn new(shutdown: Shutdown) -> Readiness {
         Readiness { shutdown }
     }

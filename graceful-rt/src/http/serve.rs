@@ -20,14 +20,14 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::connection::{Activity, TrackedIo};
+use super::connection::{Activity, Connections, TrackedIo};
 use super::layer::DrainService;
-use super::state::DrainStats;
 use super::state::{Phase, ServerState};
+use super::stats::DrainStats;
 use super::{CLIENT_BOUND, IDLE_GRACE};
+use crate::drained::Drained;
 use crate::duration;
 use crate::log;
-use crate::report::DrainCounts;
 use crate::{BoxError, Shutdown};
 
 /// Serves `service` on `listener` until the shutdown, then drains (see the
@@ -91,30 +91,6 @@ impl<S> std::fmt::Debug for Serve<S> {
 /// How often, at most, the drain's progress goes to the service manager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-/// How a server drained.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Drained {
-    /// Requests in flight when draining began.
-    pub in_flight: usize,
-    /// Connections open when draining began.
-    pub connections: usize,
-    /// Requests that arrived on open connections after draining began;
-    /// each was served, and its connection closed after it.
-    pub late: usize,
-    /// Requests still in flight at the drain deadline, cut there.
-    pub requests_cut: usize,
-    /// Connections still open at the drain deadline, closed there.
-    pub connections_cut: usize,
-    /// Connections closed before the drain deadline because their client
-    /// held them for [`CLIENT_BOUND`] without a request in flight: it did
-    /// not finish a request head, answer HTTP/2's GOAWAY PING, or read.
-    /// No request was lost with them.
-    pub unresponsive: usize,
-    /// From the start of draining to the last connection closed (or cut).
-    pub elapsed: Duration,
-}
-
 impl<S, B> IntoFuture for Serve<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -133,12 +109,32 @@ where
     }
 }
 
-async fn run<S, B>(serve: Serve<S>) -> io::Result<Drained>
+/// The bounds of a service `serve` runs: an axum `Router`, or any tower
+/// service over hyper's requests.
+trait HttpService<B>:
+    tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+    + Clone
+    + Send
+    + 'static
+where
+    Self::Future: Send + 'static,
+{
+}
+
+impl<S, B> HttpService<B> for S
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
         + 'static,
+    S::Future: Send + 'static,
+{
+}
+
+/// `serve`, step by step.
+async fn run<S, B>(serve: Serve<S>) -> io::Result<Drained>
+where
+    S: HttpService<B>,
     S::Future: Send + 'static,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -149,99 +145,182 @@ where
         shutdown,
         stats,
     } = serve;
-    let state = Arc::clone(&stats.inner);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // CONNECT, for WebSockets over HTTP/2.
-    builder.http2().enable_connect_protocol();
-    let accept = {
-        let state = Arc::clone(&state);
-        move |stream: TcpStream| {
-            let activity = Arc::new(Activity::new(Arc::clone(&state)));
-            state.add(&activity);
-            let io = TrackedIo::new(stream, Arc::clone(&activity), Arc::clone(&state));
-            let service = DrainService::for_connection(
-                service.clone(),
-                Arc::clone(&state),
-                Arc::clone(&activity),
-            );
-            tokio::spawn(connection(
-                builder.clone(),
-                io,
-                service,
-                activity,
-                Arc::clone(&state),
-            ));
-        }
-    };
-
-    // Serve until draining begins; from the shutdown on (the lame duck),
-    // HTTP/1.1 responses tell clients to reconnect elsewhere.
-    {
-        let mut draining = pin!(shutdown.draining());
-        let mut requested = pin!(shutdown.requested());
-        let mut lame_duck = shutdown.drain_delay().is_zero();
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut draining => break,
-                () = &mut requested, if !lame_duck => {
-                    lame_duck = true;
-                    state.enter(Phase::LameDuck);
-                }
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => accept(stream),
-                    Err(error) if is_per_connection(&error) => {}
-                    Err(error) => {
-                        // Out of file descriptors, say: wait a moment rather
-                        // than spin, and keep draining possible.
-                        log::warning!("cannot accept a connection: {error}");
-                        tokio::select! {
-                            () = &mut draining => break,
-                            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                        }
-                    }
-                },
-            }
-        }
-    }
-
-    // Stop accepting. What is already in the backlog was accepted by the
-    // kernel and may carry a request: serve it rather
-    // than reset it by closing the listener on it.
-    while let Some(accepted) = poll_fn(|cx| {
-        Poll::Ready(match listener.poll_accept(cx) {
-            Poll::Ready(accepted) => Some(accepted),
-            Poll::Pending => None,
-        })
-    })
-    .await
-    {
-        if let Ok((stream, _)) = accepted {
-            accept(stream);
-        }
-    }
-    drop(listener);
+    // Borrowed mutably across the awaits below, so that the future is
+    // `Send` without asking the service to be `Sync`.
+    let mut acceptor = Acceptor::new(service, &stats);
+    accept_until_draining(&listener, &mut acceptor, &shutdown).await;
+    take_the_backlog(listener, &mut acceptor).await;
     // Only now do responses say `Connection: close`: a client told to
-    // reconnect finds the port closed and is refused
-    // at once, rather than queued in a backlog that is about to be reset.
-    state.enter(Phase::Draining);
-    let started = Instant::now();
-    let in_flight = stats.in_flight();
-    let connections = stats.connections();
-    let deadline = shutdown
-        .drain_deadline()
-        .unwrap_or_else(|| started + shutdown.timeout());
-    log::info!(
-        "draining: stopped accepting; {in_flight} {} in flight on {connections} {} (drain deadline in {})",
-        plural(in_flight, "request", "requests"),
-        plural(connections, "connection", "connections"),
-        duration::display(deadline.saturating_duration_since(started))
-    );
+    // reconnect finds the port closed and is refused at once, rather than
+    // queued in a backlog that is about to be reset.
+    stats.state.enter(Phase::Draining);
+    let start = DrainStart::now(&stats, &shutdown);
+    let (requests_cut, connections_cut) = wait_or_cut(&stats, &shutdown, start.deadline).await;
+    let drained = Drained {
+        in_flight: start.in_flight,
+        connections: start.connections,
+        late: stats.late(),
+        requests_cut,
+        connections_cut,
+        unresponsive: stats.state.unresponsive.load(Ordering::Acquire),
+        elapsed: start.at.elapsed(),
+    };
+    log_drained(&drained);
+    if let Some(process) = shutdown.process() {
+        process.drained(&drained);
+    }
+    Ok(drained)
+}
 
-    // Until every connection has closed, or the drain deadline; each close
-    // is progress, reported to the service manager now and then.
-    let mut requests_cut = 0;
-    let mut connections_cut = 0;
+/// What accepting a connection takes: the service (cloned for each), the
+/// hyper builder, and the server's state and list of connections.
+struct Acceptor<S> {
+    builder: auto::Builder<TokioExecutor>,
+    service: S,
+    state: Arc<ServerState>,
+    connections: Arc<Connections>,
+}
+
+impl<S> Acceptor<S> {
+    fn new(service: S, stats: &DrainStats) -> Acceptor<S> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // CONNECT, for WebSockets over HTTP/2.
+        builder.http2().enable_connect_protocol();
+        Acceptor {
+            builder,
+            service,
+            state: Arc::clone(&stats.state),
+            connections: Arc::clone(&stats.connections),
+        }
+    }
+
+    /// Serves `stream` on a task of its own.
+    fn accept<B>(&self, stream: TcpStream)
+    where
+        S: HttpService<B>,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let activity = Arc::new(Activity::new(Arc::clone(&self.state)));
+        self.connections.add(&activity);
+        let io = TrackedIo::new(stream, Arc::clone(&activity), Arc::clone(&self.state));
+        let service = DrainService::for_connection(
+            self.service.clone(),
+            Arc::clone(&self.state),
+            Arc::clone(&activity),
+        );
+        tokio::spawn(connection(
+            self.builder.clone(),
+            io,
+            service,
+            activity,
+            Arc::clone(&self.state),
+        ));
+    }
+}
+
+/// Accepts until draining begins. From the shutdown on (the lame duck),
+/// HTTP/1.1 responses tell clients to reconnect elsewhere.
+async fn accept_until_draining<S, B>(
+    listener: &TcpListener,
+    acceptor: &mut Acceptor<S>,
+    shutdown: &Shutdown,
+) where
+    S: HttpService<B>,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut draining = pin!(shutdown.draining());
+    let mut requested = pin!(shutdown.requested());
+    let mut lame_duck = shutdown.drain_delay().is_zero();
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut draining => return,
+            () = &mut requested, if !lame_duck => {
+                lame_duck = true;
+                acceptor.state.enter(Phase::LameDuck);
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => acceptor.accept(stream),
+                Err(error) if is_per_connection(&error) => {}
+                Err(error) => {
+                    // Out of file descriptors, say: wait a moment rather
+                    // than spin, and keep draining possible.
+                    log::warning!("cannot accept a connection: {error}");
+                    tokio::select! {
+                        () = &mut draining => return,
+                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Stops accepting. What is already in the backlog was accepted by the
+/// kernel and may carry a request: it is served rather than reset by
+/// closing the listener on it. Then the listener is closed.
+async fn take_the_backlog<S, B>(listener: TcpListener, acceptor: &mut Acceptor<S>)
+where
+    S: HttpService<B>,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let queued = || {
+        poll_fn(|cx| {
+            Poll::Ready(match listener.poll_accept(cx) {
+                Poll::Ready(accepted) => Some(accepted),
+                Poll::Pending => None,
+            })
+        })
+    };
+    while let Some(accepted) = queued().await {
+        if let Ok((stream, _)) = accepted {
+            acceptor.accept(stream);
+        }
+    }
+}
+
+/// The start of a drain: when, what was open, and the deadline; logged.
+struct DrainStart {
+    at: Instant,
+    in_flight: usize,
+    connections: usize,
+    deadline: Instant,
+}
+
+impl DrainStart {
+    fn now(stats: &DrainStats, shutdown: &Shutdown) -> DrainStart {
+        let at = Instant::now();
+        let in_flight = stats.in_flight();
+        let connections = stats.connections();
+        let deadline = shutdown
+            .drain_deadline()
+            .unwrap_or_else(|| duration::after(at, shutdown.timeout()));
+        log::info!(
+            "draining: stopped accepting; {in_flight} {} in flight on {connections} {} (drain deadline in {})",
+            plural(in_flight, "request", "requests"),
+            plural(connections, "connection", "connections"),
+            duration::display(deadline.saturating_duration_since(at))
+        );
+        DrainStart {
+            at,
+            in_flight,
+            connections,
+            deadline,
+        }
+    }
+}
+
+/// Waits until every connection has closed, or cuts what is open at the
+/// drain `deadline`; each close is progress, reported to the service
+/// manager now and then. Returns the requests and connections cut.
+async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant) -> (usize, usize) {
+    let state = &stats.state;
     let mut reported: Option<Instant> = None;
     loop {
         let closed_one = state.connection_closes();
@@ -254,25 +333,19 @@ where
             }
         }
         tokio::select! {
-            () = state.all_closed() => break,
+            () = state.all_closed() => return (0, 0),
             () = tokio::time::sleep_until(deadline.into()) => {
-                requests_cut = stats.in_flight();
-                connections_cut = stats.connections();
-                state.cut_all();
-                break;
+                let cut = (stats.in_flight(), stats.connections());
+                stats.connections.cut_all();
+                return cut;
             }
             () = closed_one => {}
         }
     }
-    let drained = Drained {
-        in_flight,
-        connections,
-        late: stats.late(),
-        requests_cut,
-        connections_cut,
-        unresponsive: state.unresponsive.load(Ordering::Acquire),
-        elapsed: started.elapsed(),
-    };
+}
+
+/// The drain's last log lines.
+fn log_drained(drained: &Drained) {
     if drained.unresponsive > 0 {
         log::info!(
             "closed {} {} whose {} held {} for {} without a request",
@@ -283,16 +356,19 @@ where
             duration::display(CLIENT_BOUND),
         );
     }
-    if connections_cut > 0 {
+    if drained.connections_cut > 0 {
         log::warning!(
-            "drain deadline passed: cut {requests_cut} {} on {connections_cut} {}",
-            plural(requests_cut, "request", "requests"),
-            plural(connections_cut, "connection", "connections"),
+            "drain deadline passed: cut {} {} on {} {}",
+            drained.requests_cut,
+            plural(drained.requests_cut, "request", "requests"),
+            drained.connections_cut,
+            plural(drained.connections_cut, "connection", "connections"),
         );
     } else {
         log::info!(
-            "drained {connections} {} in {}{}",
-            plural(connections, "connection", "connections"),
+            "drained {} {} in {}{}",
+            drained.connections,
+            plural(drained.connections, "connection", "connections"),
             duration::display(drained.elapsed),
             match drained.late {
                 0 => String::new(),
@@ -303,17 +379,6 @@ where
             }
         );
     }
-    if let Some(process) = shutdown.process() {
-        process.drained(DrainCounts {
-            in_flight,
-            connections,
-            late: drained.late,
-            requests_cut,
-            connections_cut,
-            unresponsive: drained.unresponsive,
-        });
-    }
-    Ok(drained)
 }
 
 /// Serves one connection until it closes: normally until draining begins,

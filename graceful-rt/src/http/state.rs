@@ -1,21 +1,14 @@
 //! What a server is doing: its phase (serving, lame duck, draining) and
-//! its counts (in-flight requests, open connections, requests answered
-//! 503), shared by the accept loop, the connections and the layer.
+//! its counts (open connections, late requests, requests in flight through
+//! a lone layer), shared by the accept loop, the connections and the layer.
+//! A leaf of the `http` module: the connections refer to it, not the other
+//! way round.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::sync::Notify;
 
-use super::connection::Activity;
 use crate::Shutdown;
-
-/// Live counts of a server's requests and connections, readable while it
-/// runs and drains. Cheap to clone.
-#[derive(Clone, Debug, Default)]
-pub struct DrainStats {
-    pub(crate) inner: Arc<ServerState>,
-}
 
 /// The phase of a server, as its requests see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +34,8 @@ pub(crate) struct ServerState {
     /// its own. Under [`serve`](super::serve), each connection counts its
     /// own, so the request path touches nothing shared between workers.
     pub(crate) in_flight: AtomicUsize,
-    /// The connections of [`serve`](super::serve): counted in flight, and
-    /// cut at the drain deadline.
-    open: Mutex<Vec<Weak<Activity>>>,
+    /// Connections of [`serve`](super::serve) open now (their list is
+    /// [`Connections`](super::connection::Connections)).
     pub(crate) connections: AtomicUsize,
     pub(crate) late: AtomicUsize,
     /// Connections closed during the drain because their client held them
@@ -53,29 +45,6 @@ pub(crate) struct ServerState {
     all_closed: Notify,
     /// Notified when any connection closes.
     closed_one: Notify,
-}
-
-impl DrainStats {
-    /// Requests whose response has not been fully sent yet.
-    pub fn in_flight(&self) -> usize {
-        let mut in_flight = self.inner.in_flight.load(Ordering::Acquire);
-        self.inner
-            .each_open(|activity| in_flight += activity.in_flight());
-        in_flight
-    }
-
-    /// Open connections, upgraded ones (WebSocket) included.
-    pub fn connections(&self) -> usize {
-        self.inner.connections.load(Ordering::Acquire)
-    }
-
-    /// Requests that arrived after draining began: [`serve`](super::serve)
-    /// serves them and closes their connection (they were on the wire when
-    /// draining began); a [`DrainLayer`](super::DrainLayer) on its own
-    /// answers them 503.
-    pub fn late(&self) -> usize {
-        self.inner.late.load(Ordering::Acquire)
-    }
 }
 
 impl ServerState {
@@ -112,30 +81,6 @@ impl ServerState {
     /// Resolves once the server is draining.
     pub(crate) async fn draining(&self) {
         crate::notify::until(&self.phase_changed, || self.phase() == Phase::Draining).await;
-    }
-
-    /// Registers a connection of `serve`.
-    pub(crate) fn add(&self, activity: &Arc<Activity>) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        // Forget the closed ones now and then, so the list stays about as
-        // long as the number of open connections.
-        if open.len() >= 64 && open.len().is_power_of_two() {
-            open.retain(|weak| weak.strong_count() > 0);
-        }
-        open.push(Arc::downgrade(activity));
-    }
-
-    /// Calls `each` with every open connection of `serve`.
-    fn each_open(&self, mut each: impl FnMut(&Activity)) {
-        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        for activity in open.iter().filter_map(Weak::upgrade) {
-            each(&activity);
-        }
-    }
-
-    /// Cuts every open connection of `serve` (the drain deadline).
-    pub(crate) fn cut_all(&self) {
-        self.each_open(Activity::cut);
     }
 
     pub(crate) fn connection_opened(&self) {

@@ -1,0 +1,28 @@
+//! What started a shutdown. A leaf: the timeline, the shutdown handle and
+//! the report all name it.
+
+use std::fmt;
+
+use crate::signal::Signal;
+
+/// What started the shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// A signal arrived.
+    Signal(Signal),
+    /// The application called [`Shutdown::trigger`].
+    Triggered,
+    /// `main` returned on its own; what it returned is being cleaned up.
+    MainReturned,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Signal(signal) => f.write_str(signal.name()),
+            Cause::Triggered => f.write_str("trigger"),
+            Cause::MainReturned => f.write_str("main_returned"),
+        }
+    }
+}

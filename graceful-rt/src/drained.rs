@@ -1,0 +1,46 @@
+//! [`Drained`]: what a server's drain counted. One type for the drain's
+//! counts: `http::serve` returns it, and the report sums it over servers.
+//! A leaf, compiled without the `axum` feature too, so the report can name
+//! it.
+
+use std::time::Duration;
+
+/// How a server drained (what `http::serve` resolves to).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(not(feature = "axum"), allow(unreachable_pub, dead_code))]
+pub struct Drained {
+    /// Requests in flight when draining began.
+    pub in_flight: usize,
+    /// Connections open when draining began.
+    pub connections: usize,
+    /// Requests that arrived on open connections after draining began;
+    /// each was served, and its connection closed after it.
+    pub late: usize,
+    /// Requests cut at the drain deadline: every request whose head had
+    /// arrived and whose response had not been written out in full.
+    pub requests_cut: usize,
+    /// Connections still open at the drain deadline, closed there.
+    pub connections_cut: usize,
+    /// Connections closed before the drain deadline because their client
+    /// held them for `http::CLIENT_BOUND` without a request in flight: it
+    /// did not finish a request head, answer HTTP/2's GOAWAY PING, or read.
+    /// No request was lost with them.
+    pub unresponsive: usize,
+    /// From the start of draining to the last connection closed (or cut).
+    pub elapsed: Duration,
+}
+
+impl Drained {
+    /// Adds another server's drain: counts summed, the longer time kept.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn add(&mut self, other: &Drained) {
+        self.in_flight += other.in_flight;
+        self.connections += other.connections;
+        self.late += other.late;
+        self.requests_cut += other.requests_cut;
+        self.connections_cut += other.connections_cut;
+        self.unresponsive += other.unresponsive;
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+}

@@ -1,0 +1,41 @@
+//! [`DrainStats`]: the live counts of a server, for the application to
+//! read while it runs and drains.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::connection::Connections;
+use super::state::ServerState;
+
+/// Live counts of a server's requests and connections, readable while it
+/// runs and drains. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct DrainStats {
+    pub(crate) state: Arc<ServerState>,
+    /// The connections of a [`serve`](super::serve); empty for a
+    /// [`DrainLayer`](super::DrainLayer) on its own.
+    pub(crate) connections: Arc<Connections>,
+}
+
+impl DrainStats {
+    /// Requests whose response has not been written out in full yet.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::Acquire) + self.connections.in_flight()
+    }
+
+    /// Open connections, upgraded ones (WebSocket) included.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::Acquire)
+    }
+
+    /// Requests that arrived after draining began: [`serve`](super::serve)
+    /// serves them and closes their connection (they were on the wire when
+    /// draining began); a [`DrainLayer`](super::DrainLayer) on its own
+    /// answers them 503.
+    #[must_use]
+    pub fn late(&self) -> usize {
+        self.state.late.load(Ordering::Acquire)
+    }
+}
