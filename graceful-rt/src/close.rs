@@ -43,6 +43,16 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
 pub trait Close {
     /// Closes the resource. Errors are recorded in the shutdown report and
     /// make the exit code 1; they never stop the other closes.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the resource from closing cleanly (a flush that
+    /// failed, a server that went away); the report names it.
+    ///
+    /// # Cancel safety
+    ///
+    /// The cleanup drops the future at the close's timeout or at the
+    /// shutdown deadline: what it had not finished by then is not done.
     fn close(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
 
     /// Adds this value's close to `plan`, under `name`: how a field tagged

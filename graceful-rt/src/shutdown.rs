@@ -207,7 +207,8 @@ impl Shutdown {
     }
 
     /// Whether the lame duck is over and servers are draining: they accept
-    /// no new connections and answer new requests with 503.
+    /// no new connections, and close the ones they have as their requests
+    /// end.
     #[must_use]
     pub fn is_draining(&self) -> bool {
         // The flag first: one atomic load on the request path until a
@@ -221,7 +222,12 @@ impl Shutdown {
     }
 
     /// Resolves when draining starts: once the shutdown is requested and
-    /// the lame duck is over. Cancel-safe.
+    /// the lame duck is over.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, like [`requested`](Shutdown::requested): a new call
+    /// after draining started resolves at once.
     pub async fn draining(&self) {
         self.requested().await;
         if let Some(timeline) = self.timeline() {

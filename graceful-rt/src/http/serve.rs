@@ -64,6 +64,19 @@ pub fn serve<S>(listener: TcpListener, service: S, shutdown: Shutdown) -> Serve<
 }
 
 /// A server that drains on shutdown: `.await` it. See [`serve`].
+///
+/// # Errors
+///
+/// None today: an accept error (out of file descriptors, say) is logged and
+/// accepting resumes a moment later, and a connection's error ends that
+/// connection only (logged at `debug`, target `graceful::http`). The
+/// `io::Result` is `axum::serve`'s shape, kept for listeners that can fail.
+///
+/// # Cancel safety
+///
+/// Dropping the future closes the listener and stops the drain's
+/// bookkeeping; connections already accepted go on being served by their
+/// own tasks until they end. Await it to the end to drain.
 #[must_use = "a server does nothing unless `.await`ed"]
 pub struct Serve<S> {
     listener: TcpListener,
