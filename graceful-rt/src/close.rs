@@ -11,7 +11,9 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
 ///
 /// Fields tagged `#[cleanup]` in a `#[derive(Cleanup)]` struct are closed
 /// through this trait, concurrently with the other fields. Implement it
-/// with an `async fn`:
+/// with an `async fn`.
+///
+/// # Examples
 ///
 /// ```
 /// use graceful_rt::{BoxError, Close};

@@ -152,6 +152,26 @@ impl Shutdown {
     /// stop, for example a background task that lost something it cannot
     /// run without. The deadline starts now. Calling it after the shutdown
     /// has started is logged and changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::{Cause, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// let watcher = shutdown.clone();
+    /// tokio::spawn(async move {
+    ///     // The queue this process consumes was deleted: nothing left to do.
+    ///     watcher.trigger();
+    /// });
+    /// shutdown.requested().await;
+    /// assert_eq!(shutdown.cause(), Some(Cause::Triggered));
+    /// assert!(shutdown.remaining().unwrap() <= Duration::from_secs(5));
+    /// # }
+    /// ```
     pub fn trigger(&self) {
         if self.begin(Cause::Triggered) {
             log::info!(

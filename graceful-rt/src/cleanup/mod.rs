@@ -26,7 +26,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// `#[graceful_main]` cleans up what `main` returns once `main` has returned
 /// (that is, once the server has drained), within what is left of the
 /// shutdown budget. `#[derive(Cleanup)]` writes the implementation; by hand
-/// it is one call per resource:
+/// it is one call per resource.
+///
+/// # Examples
 ///
 /// ```
 /// use graceful_rt::{Cleanup, CleanupPlan};

@@ -36,7 +36,25 @@ const SHUTTING_DOWN: &str = r#"{"error":"server is shutting down"}"#;
 /// Closing the listener, closing idle connections and cutting at the drain
 /// deadline are the server loop's part; [`serve`](super::serve) does all of
 /// it, and tells clients to reconnect only once its listener is closed, so
-/// they are refused rather than queued and reset.
+/// they are refused rather than queued and reset. Use the layer where the
+/// server loop is not yours to replace (a framework's, or one with its own
+/// TLS or connection handling), and [`serve`](super::serve) everywhere else.
+///
+/// # Examples
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use graceful_rt::{Shutdown, http::DrainLayer};
+///
+/// let shutdown = Shutdown::new(std::time::Duration::from_secs(10));
+/// let layer = DrainLayer::new(shutdown.clone());
+/// let stats = layer.stats();
+/// let app: Router = Router::new().route("/", get(|| async { "hello" })).layer(layer);
+/// // Serve `app` with your own hyper loop; once `stats.in_flight()` is 0
+/// // after `shutdown.draining()`, close the remaining connections.
+/// assert_eq!(stats.in_flight(), 0);
+/// # let _ = app;
+/// ```
 #[derive(Clone, Debug)]
 pub struct DrainLayer {
     state: Arc<ServerState>,

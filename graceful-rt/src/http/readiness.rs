@@ -16,7 +16,21 @@ use crate::Shutdown;
 /// and the drain, so load balancers stop routing here before the server
 /// stops accepting.
 ///
-/// A tower service; with axum: `.route_service("/readyz", Readiness::new(shutdown.clone()))`.
+/// A tower service.
+///
+/// # Examples
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use graceful_rt::{Shutdown, http::Readiness};
+///
+/// fn router(shutdown: &Shutdown) -> Router {
+///     Router::new()
+///         .route("/", get(|| async { "hello" }))
+///         .route_service("/readyz", Readiness::new(shutdown.clone()))
+/// }
+/// # let _ = router(&Shutdown::new(std::time::Duration::from_secs(5)));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Readiness {
     shutdown: Shutdown,
