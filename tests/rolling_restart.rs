@@ -233,22 +233,7 @@ impl Instance {
 
     /// Every id in its database, read after it exited.
     fn stored_ids(&self) -> BTreeSet<i64> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let url = format!("sqlite://{}?mode=ro", self.database.display());
-            let db = sqlx::SqlitePool::connect(&url)
-                .await
-                .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
-            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items")
-                .fetch_all(&db)
-                .await
-                .unwrap();
-            db.close().await;
-            ids.into_iter().collect()
-        })
+        support::stored_ids(&self.database)
     }
 }
 

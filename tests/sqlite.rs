@@ -84,18 +84,7 @@ fn every_acknowledged_insert_survives_a_shutdown_in_the_middle() {
     );
     assert!(!shm.exists(), "{} remains", shm.display());
 
-    let stored: BTreeSet<i64> = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let url = format!("sqlite://{}?mode=ro", service.database.display());
-        let db = sqlx::SqlitePool::connect(&url)
-            .await
-            .expect("open the database");
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items")
-            .fetch_all(&db)
-            .await
-            .unwrap();
-        db.close().await;
-        ids.into_iter().collect()
-    });
+    let stored: BTreeSet<i64> = support::stored_ids(&service.database);
     let missing: Vec<&i64> = acknowledged.difference(&stored).collect();
     assert!(
         missing.is_empty(),
