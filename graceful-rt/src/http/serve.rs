@@ -404,10 +404,7 @@ async fn connection<S, B>(
     activity: Arc<Activity>,
     state: Arc<ServerState>,
 ) where
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: HttpService<B>,
     S::Future: Send + 'static,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
