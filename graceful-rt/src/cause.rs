@@ -11,7 +11,7 @@ use crate::signal::Signal;
 pub enum Cause {
     /// A signal arrived.
     Signal(Signal),
-    /// The application called [`Shutdown::trigger`].
+    /// The application called [`Shutdown::trigger`](crate::Shutdown::trigger).
     Triggered,
     /// `main` returned on its own; what it returned is being cleaned up.
     MainReturned,
