@@ -88,7 +88,7 @@ impl PhaseMachine {
             &format!(
                 "shutting down ({}), timeout {}",
                 timeline.cause,
-                duration::display(self.timeout)
+                duration::display(timeline.budget())
             ),
             timeline.deadline.saturating_duration_since(Instant::now()),
         );
@@ -263,6 +263,10 @@ impl PhaseMachine {
             );
         }
         let begun_at = state.begun.map(|timeline| timeline.start);
+        // The budget the shutdown had: the timeout, or less (Ctrl-Close).
+        let budget = state
+            .begun
+            .map_or(self.timeout, |timeline| timeline.budget());
         let since = |from: Option<Instant>, to: Option<Instant>| {
             from.zip(to)
                 .map(|(from, to)| report::millis(to.saturating_duration_since(from)))
@@ -271,7 +275,7 @@ impl PhaseMachine {
             schema_version: report::SCHEMA_VERSION,
             outcome,
             cause: state.begun.map(|begun| begun.cause.to_string()),
-            timeout_ms: report::millis(self.timeout),
+            timeout_ms: report::millis(budget),
             main: match state.main {
                 Main::Running => "running",
                 Main::Returned => "returned",
@@ -289,7 +293,7 @@ impl PhaseMachine {
             drain: state.drain.clone(),
             closes,
             pending,
-            timeout: self.timeout,
+            timeout: budget,
         }
     }
 }

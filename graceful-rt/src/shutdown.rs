@@ -212,7 +212,8 @@ impl Shutdown {
 
     /// The instant by which the process ends, or `None` while the shutdown
     /// has not started. It is the start of the shutdown plus
-    /// [`timeout`](Shutdown::timeout).
+    /// [`timeout`](Shutdown::timeout), capped after Windows' Ctrl-Close and
+    /// Ctrl-Shutdown under the 5 s Windows leaves the process.
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.begun.get().map(|timeline| timeline.deadline)
@@ -313,15 +314,11 @@ impl Shutdown {
     /// (Windows' Ctrl-Close and Ctrl-Shutdown), so the cleanup and the
     /// report still happen.
     fn budget(&self, cause: Cause) -> Duration {
-        let Cause::Signal(signal) = cause else {
-            return self.inner.timeout;
-        };
-        match signal.kill_budget() {
-            Some(kill) => {
-                let cap = kill.saturating_sub(KILL_MARGIN);
-                self.inner.timeout.min(cap)
-            }
-            None => self.inner.timeout,
+        match cause {
+            Cause::Signal(signal) => signal.kill_budget().map_or(self.inner.timeout, |kill| {
+                self.inner.timeout.min(kill.saturating_sub(KILL_MARGIN))
+            }),
+            Cause::Triggered | Cause::MainReturned => self.inner.timeout,
         }
     }
 
@@ -331,7 +328,9 @@ impl Shutdown {
             signal == Signal::Interrupt && self.inner.interrupted.swap(true, Ordering::SeqCst);
         let force = self.inner.process.as_ref().filter(|_| interrupted_before);
         if self.begin(Cause::Signal(signal)) {
-            let budget = self.budget(Cause::Signal(signal));
+            let budget = self
+                .timeline()
+                .map_or(self.inner.timeout, |timeline| timeline.budget());
             log::info!(
                 "received {signal}, shutting down (timeout {})",
                 duration::display(budget)

@@ -49,6 +49,12 @@ pub(crate) struct Timeline {
 }
 
 impl Timeline {
+    /// The budget this shutdown has: its timeout, or less when the system
+    /// ends the process sooner after the signal that started it.
+    pub(crate) fn budget(&self) -> Duration {
+        self.deadline.saturating_duration_since(self.start)
+    }
+
     pub(crate) fn new(
         cause: Cause,
         start: Instant,
