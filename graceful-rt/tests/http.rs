@@ -661,3 +661,98 @@ async fn a_connection_that_ends_with_a_protocol_error_is_logged_at_debug() {
     shutdown.trigger();
     server.drained(ANSWER).await;
 }
+
+/// What `axum::serve` takes, `serve` takes: here a make-service with the
+/// client's address, on a listener with `tap_io`. Handlers see the address
+/// of the client's socket, and a request in flight at the shutdown is
+/// drained as with a plain `Router`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_info_reaches_handlers_and_the_drain_is_the_same() {
+    use axum::extract::ConnectInfo;
+    use axum::serve::{Listener as _, ListenerExt as _};
+
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let (tapped_tx, mut tapped) = mpsc::unbounded_channel();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .tap_io(move |stream| {
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            let _ = tapped_tx.send(stream.nodelay().expect("TCP_NODELAY"));
+        });
+    let address = listener.local_addr().unwrap();
+    let router = app().route(
+        "/client",
+        get(|ConnectInfo(client): ConnectInfo<SocketAddr>| async move { client.to_string() }),
+    );
+    let serving = serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+        shutdown.clone(),
+    );
+    let task = tokio::spawn(serving.into_future());
+
+    let stream = TcpStream::connect(address).await.unwrap();
+    let client = stream.local_addr().unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut http = Http1 { sender };
+    let reply = http.get("/client").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, client.to_string(), "the client's own address");
+    assert_eq!(tapped.recv().await, Some(true), "tap_io ran on the stream");
+
+    let slow = tokio::spawn(async move { http.get("/sleep/300").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.trigger();
+    let reply = bounded("the in-flight response", ANSWER, slow)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "slept");
+    assert!(reply.closes(), "told to reconnect: {:?}", reply.headers);
+    let drained = bounded("serve to resolve", ANSWER, task)
+        .await
+        .unwrap()
+        .expect("serve failed");
+    assert_eq!(drained.in_flight, 1, "{drained:?}");
+    assert_eq!(drained.requests_cut, 0, "{drained:?}");
+}
+
+/// A `MethodRouter` and `into_make_service()` of any tower service are
+/// served as they are by `axum::serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_router_and_a_make_service_are_served() {
+    use axum::ServiceExt as _;
+
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let first = listener.local_addr().unwrap();
+    let method_router = tokio::spawn(
+        serve(
+            listener,
+            get(|| async { "method router" }),
+            shutdown.clone(),
+        )
+        .into_future(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = listener.local_addr().unwrap();
+    // A tower service that is not a `Router`.
+    let service = app().into_service::<hyper::body::Incoming>();
+    let made =
+        tokio::spawn(serve(listener, service.into_make_service(), shutdown.clone()).into_future());
+
+    assert_eq!(get_once(first, "/").await.body, "method router");
+    assert_eq!(get_once(second, "/").await.body, "hello");
+    shutdown.trigger();
+    for task in [method_router, made] {
+        let drained = bounded("serve to resolve", ANSWER, task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(drained.connections_cut, 0, "{drained:?}");
+    }
+}

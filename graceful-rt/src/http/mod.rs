@@ -76,6 +76,7 @@
 
 mod connection;
 mod layer;
+mod make;
 mod readiness;
 mod serve;
 mod state;
@@ -83,6 +84,7 @@ mod stats;
 
 pub use crate::drained::Drained;
 pub use layer::{DrainBody, DrainLayer, DrainService, ResponseFuture};
+pub use make::{IncomingStream, MakeService};
 pub use readiness::{Readiness, ReadinessBody};
 pub use serve::{Serve, serve};
 pub use stats::DrainStats;

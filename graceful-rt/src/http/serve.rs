@@ -1,7 +1,6 @@
 //! [`serve`]: accept connections and serve them until the shutdown, then
 //! drain along the shutdown's timeline.
 
-use std::convert::Infallible;
 use std::future::{Future, IntoFuture, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
@@ -11,17 +10,15 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
+use axum::serve::Listener;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
 
 use super::connection::{Activity, Connections, TrackedIo};
 use super::layer::DrainService;
+use super::make::private::ConnectionService;
+use super::make::{IncomingStream, MakeService};
 use super::state::{Phase, ServerState};
 use super::stats::DrainStats;
 use super::{CLIENT_BOUND, IDLE_GRACE};
@@ -30,13 +27,24 @@ use crate::duration;
 use crate::log;
 use crate::{BoxError, Shutdown};
 
-/// Serves `service` on `listener` until the shutdown, then drains (see the
+/// Serves `app` on `listener` until the shutdown, then drains (see the
 /// [module documentation](super)). The returned [`Serve`] resolves once
 /// every connection has closed, or was cut at the drain deadline: then
 /// `main` can return its state for cleanup.
 ///
-/// `service` is an axum `Router`, or any tower service over hyper's
-/// requests.
+/// It takes what `axum::serve` takes, so moving to it changes one line:
+/// `axum::serve(listener, app).with_graceful_shutdown(signal)` becomes
+/// `graceful_rt::http::serve(listener, app, shutdown)`.
+///
+/// - `listener` is any [`axum::serve::Listener`]: a
+///   [`tokio::net::TcpListener`], a [`tokio::net::UnixListener`], either
+///   with `tap_io` (of [`axum::serve::ListenerExt`]) to set `TCP_NODELAY`,
+///   say, or one of your own, such as a TLS listener
+///   (`examples/tls.rs`: accept hands over the TCP stream and the handshake
+///   runs on the connection's task, so one slow client never holds up the
+///   others, and a handshake in progress when draining begins is bounded
+///   like any client that has not sent its request).
+/// - `app` is an axum `Router`, or a make-service: see [`MakeService`].
 ///
 /// ```no_run
 /// use axum::{Router, routing::get};
@@ -54,10 +62,35 @@ use crate::{BoxError, Shutdown};
 ///     Ok(())
 /// }
 /// ```
-pub fn serve<S>(listener: TcpListener, service: S, shutdown: Shutdown) -> Serve<S> {
+///
+/// With the client's address for the handlers:
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+///
+/// use axum::{Router, extract::ConnectInfo, routing::get};
+/// use graceful_rt::{Shutdown, graceful_main};
+///
+/// #[graceful_main(timeout = "15s")]
+/// async fn main(shutdown: Shutdown) -> std::io::Result<()> {
+///     let app = Router::new().route(
+///         "/",
+///         get(|ConnectInfo(client): ConnectInfo<SocketAddr>| async move { format!("hello, {client}") }),
+///     );
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+///     let app = app.into_make_service_with_connect_info::<SocketAddr>();
+///     graceful_rt::http::serve(listener, app, shutdown).await?;
+///     Ok(())
+/// }
+/// ```
+pub fn serve<L, M>(listener: L, app: M, shutdown: Shutdown) -> Serve<L, M>
+where
+    L: Listener,
+    M: MakeService<L>,
+{
     Serve {
         listener,
-        service,
+        app,
         shutdown,
         stats: DrainStats::default(),
     }
@@ -67,10 +100,10 @@ pub fn serve<S>(listener: TcpListener, service: S, shutdown: Shutdown) -> Serve<
 ///
 /// # Errors
 ///
-/// None today: an accept error (out of file descriptors, say) is logged and
-/// accepting resumes a moment later, and a connection's error ends that
-/// connection only (logged at `debug`, target `graceful::http`). The
-/// `io::Result` is `axum::serve`'s shape, kept for listeners that can fail.
+/// None today: the listener retries accept errors (out of file
+/// descriptors, say) itself, and a connection's error ends that connection
+/// only (logged at `debug`, target `graceful::http`). The `io::Result` is
+/// `axum::serve`'s shape, kept for listeners that can fail.
 ///
 /// # Cancel safety
 ///
@@ -78,24 +111,23 @@ pub fn serve<S>(listener: TcpListener, service: S, shutdown: Shutdown) -> Serve<
 /// bookkeeping; connections already accepted go on being served by their
 /// own tasks until they end. Await it to the end to drain.
 #[must_use = "a server does nothing unless `.await`ed"]
-pub struct Serve<S> {
-    listener: TcpListener,
-    service: S,
+pub struct Serve<L, M> {
+    listener: L,
+    app: M,
     shutdown: Shutdown,
     stats: DrainStats,
 }
 
-impl<S> Serve<S> {
+impl<L, M> Serve<L, M> {
     /// Live counts of the server's requests and connections.
     pub fn stats(&self) -> DrainStats {
         self.stats.clone()
     }
 }
 
-impl<S> std::fmt::Debug for Serve<S> {
+impl<L, M> std::fmt::Debug for Serve<L, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Serve")
-            .field("listener", &self.listener)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -104,15 +136,10 @@ impl<S> std::fmt::Debug for Serve<S> {
 /// How often, at most, the drain's progress goes to the service manager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-impl<S, B> IntoFuture for Serve<S>
+impl<L, M> IntoFuture for Serve<L, M>
 where
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Listener,
+    M: MakeService<L>,
 {
     type Output = io::Result<Drained>;
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<Drained>> + Send>>;
@@ -122,47 +149,24 @@ where
     }
 }
 
-/// The bounds of a service `serve` runs: an axum `Router`, or any tower
-/// service over hyper's requests.
-trait HttpService<B>:
-    tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-    + Clone
-    + Send
-    + 'static
-where
-    Self::Future: Send + 'static,
-{
-}
-
-impl<S, B> HttpService<B> for S
-where
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-}
-
 /// `serve`, step by step.
-async fn run<S, B>(serve: Serve<S>) -> io::Result<Drained>
+async fn run<L, M>(serve: Serve<L, M>) -> io::Result<Drained>
 where
-    S: HttpService<B>,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Listener,
+    M: MakeService<L>,
 {
     let Serve {
-        listener,
-        service,
+        mut listener,
+        app,
         shutdown,
         stats,
     } = serve;
     // Borrowed mutably across the awaits below, so that the future is
-    // `Send` without asking the service to be `Sync`.
-    let mut acceptor = Acceptor::new(service, &stats);
-    accept_until_draining(&listener, &mut acceptor, &shutdown).await;
-    take_the_backlog(listener, &mut acceptor).await;
+    // `Send` without asking the make-service to be `Sync`.
+    let mut acceptor = Acceptor::new(app, &stats);
+    accept_until_draining(&mut listener, &mut acceptor, &shutdown).await;
+    take_the_backlog(&mut listener, &mut acceptor).await;
+    drop(listener);
     // Only now do responses say `Connection: close`: a client told to
     // reconnect finds the port closed and is refused at once, rather than
     // queued in a backlog that is about to be reset.
@@ -185,44 +189,45 @@ where
     Ok(drained)
 }
 
-/// What accepting a connection takes: the service (cloned for each), the
-/// hyper builder, and the server's state and list of connections.
-struct Acceptor<S> {
+/// What accepting a connection takes: the make-service, the hyper
+/// builder, and the server's state and list of connections.
+struct Acceptor<M> {
     builder: auto::Builder<TokioExecutor>,
-    service: S,
+    app: M,
     state: Arc<ServerState>,
     connections: Arc<Connections>,
 }
 
-impl<S> Acceptor<S> {
-    fn new(service: S, stats: &DrainStats) -> Acceptor<S> {
+impl<M> Acceptor<M> {
+    fn new(app: M, stats: &DrainStats) -> Acceptor<M> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // CONNECT, for WebSockets over HTTP/2.
         builder.http2().enable_connect_protocol();
         Acceptor {
             builder,
-            service,
+            app,
             state: Arc::clone(&stats.state),
             connections: Arc::clone(&stats.connections),
         }
     }
 
-    /// Serves `stream` on a task of its own.
-    fn accept<B>(&self, stream: TcpStream)
+    /// Makes the connection's service, then serves `io` on a task of its
+    /// own.
+    async fn accept<L>(&mut self, io: L::Io, remote_addr: L::Addr)
     where
-        S: HttpService<B>,
-        S::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        L: Listener,
+        M: MakeService<L>,
     {
+        poll_fn(|cx| self.app.poll_ready(cx)).await;
+        let service = self
+            .app
+            .make_service(IncomingStream::<L>::new(&io, remote_addr))
+            .await;
         let activity = Arc::new(Activity::new(Arc::clone(&self.state)));
         self.connections.add(&activity);
-        let io = TrackedIo::new(stream, Arc::clone(&activity), Arc::clone(&self.state));
-        let service = DrainService::for_connection(
-            self.service.clone(),
-            Arc::clone(&self.state),
-            Arc::clone(&activity),
-        );
+        let io = TrackedIo::new(io, Arc::clone(&activity), Arc::clone(&self.state));
+        let service =
+            DrainService::for_connection(service, Arc::clone(&self.state), Arc::clone(&activity));
         tokio::spawn(connection(
             self.builder.clone(),
             io,
@@ -235,15 +240,13 @@ impl<S> Acceptor<S> {
 
 /// Accepts until draining begins. From the shutdown on (the lame duck),
 /// HTTP/1.1 responses tell clients to reconnect elsewhere.
-async fn accept_until_draining<S, B>(
-    listener: &TcpListener,
-    acceptor: &mut Acceptor<S>,
+async fn accept_until_draining<L, M>(
+    listener: &mut L,
+    acceptor: &mut Acceptor<M>,
     shutdown: &Shutdown,
 ) where
-    S: HttpService<B>,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Listener,
+    M: MakeService<L>,
 {
     let mut draining = pin!(shutdown.draining());
     let mut requested = pin!(shutdown.requested());
@@ -256,44 +259,30 @@ async fn accept_until_draining<S, B>(
                 lame_duck = true;
                 acceptor.state.enter(Phase::LameDuck);
             }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => acceptor.accept(stream),
-                Err(error) if is_per_connection(&error) => {}
-                Err(error) => {
-                    // Out of file descriptors, say: wait a moment rather
-                    // than spin, and keep draining possible.
-                    log::warning!("cannot accept a connection: {error}");
-                    tokio::select! {
-                        () = &mut draining => return,
-                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                    }
-                }
-            },
+            // The listener retries accept errors itself (axum's wait a
+            // second after one that is not the connection's own, such as
+            // running out of file descriptors); draining goes on meanwhile.
+            (io, remote_addr) = listener.accept() => acceptor.accept::<L>(io, remote_addr).await,
         }
     }
 }
 
 /// Stops accepting. What is already in the backlog was accepted by the
 /// kernel and may carry a request: it is served rather than reset by
-/// closing the listener on it. Then the listener is closed.
-async fn take_the_backlog<S, B>(listener: TcpListener, acceptor: &mut Acceptor<S>)
+/// closing the listener on it. (The caller then closes the listener.)
+async fn take_the_backlog<L, M>(listener: &mut L, acceptor: &mut Acceptor<M>)
 where
-    S: HttpService<B>,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    L: Listener,
+    M: MakeService<L>,
 {
-    let queued = || {
-        poll_fn(|cx| {
-            Poll::Ready(match listener.poll_accept(cx) {
-                Poll::Ready(accepted) => Some(accepted),
-                Poll::Pending => None,
-            })
-        })
-    };
-    while let Some(accepted) = queued().await {
-        if let Ok((stream, _)) = accepted {
-            acceptor.accept(stream);
+    loop {
+        let queued = {
+            let mut accept = pin!(listener.accept());
+            poll_fn(|cx| Poll::Ready(accept.as_mut().poll(cx))).await
+        };
+        match queued {
+            Poll::Ready((io, remote_addr)) => acceptor.accept::<L>(io, remote_addr).await,
+            Poll::Pending => return,
         }
     }
 }
@@ -397,17 +386,16 @@ fn log_drained(drained: &Drained) {
 /// Serves one connection until it closes: normally until draining begins,
 /// then until it may close without losing a request (see [`drain`]), then
 /// until the server cuts it at the drain deadline at the latest.
-async fn connection<S, B>(
+async fn connection<Io, S, B>(
     builder: auto::Builder<TokioExecutor>,
-    io: TrackedIo<TcpStream>,
+    io: TrackedIo<Io>,
     service: DrainService<S>,
     activity: Arc<Activity>,
     state: Arc<ServerState>,
 ) where
-    S: HttpService<B>,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: ConnectionService<B>,
+    B: http_body::Body<Data = bytes::Bytes, Error: Into<BoxError>> + Send + 'static,
 {
     let connection =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
@@ -497,16 +485,6 @@ fn ended_with(ended: Result<(), BoxError>) {
     if let Err(error) = ended {
         tracing::debug!(target: "graceful::http", "connection ended with an error: {error}");
     }
-}
-
-/// Accept errors that concern one connection only, not the listener.
-fn is_per_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
