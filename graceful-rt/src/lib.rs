@@ -170,6 +170,9 @@ pub mod exit_code;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 mod integrations;
+#[cfg(all(unix, feature = "axum"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "axum"))))]
+pub mod listen;
 mod log;
 mod notify;
 mod phase;
