@@ -308,6 +308,35 @@ fn a_request_head_finished_within_the_client_bound_is_served() {
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
 }
 
+/// The same on a kept-alive connection, whose first request was answered:
+/// hyper counts such a connection idle until the head is complete, and
+/// would close it on the spot, losing the request; the drain waits for the
+/// rest of the head instead.
+#[test]
+fn the_next_request_head_half_received_on_a_kept_alive_connection_is_served() {
+    let (service, _report) = start("slow-second-head");
+    let mut stream = http::connect(service.address).expect("connect");
+    let first = http::request(&mut stream, "GET", "/", ANSWER);
+    let first = first
+        .response()
+        .unwrap_or_else(|| panic!("GET /: {first:?}"));
+    assert!(!first.closes(), "kept alive before the shutdown");
+    stream.write_all(HALF_A_HEAD).unwrap();
+    // Longer than the grace of a recently used connection.
+    thread::sleep(graceful_rt::http::IDLE_GRACE * 2);
+    service.process.signal(Signal::SIGTERM);
+    thread::sleep(Duration::from_millis(300));
+    stream.write_all(b"yes\r\n\r\n").unwrap();
+    let outcome = http::receive(&mut stream, ANSWER);
+    let response = outcome
+        .response()
+        .unwrap_or_else(|| panic!("the finished request was not served: {outcome:?}"));
+    assert_eq!(response.status, 200);
+    assert!(response.closes(), "{:?}", response.headers);
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+}
+
 #[test]
 fn an_http2_stream_cut_at_the_drain_deadline_is_counted() {
     let (service, report) = start("h2-cut");

@@ -30,11 +30,23 @@ pub(crate) struct Activity {
     answered: AtomicUsize,
     /// The connection's IO is gone: an answered response is done at once.
     io_closed: AtomicBool,
-    /// Nanoseconds since [`epoch`] when the connection last carried a
-    /// request's bytes or finished a response.
+    /// Nanoseconds since [`epoch`] when the connection was accepted or
+    /// last handed a response to the socket: its client may have sent the
+    /// next request right after, and it may still be on the wire.
     last_active: AtomicU64,
+    /// Bytes arrived while no request was in flight, and no request has
+    /// started since: the head of the next HTTP/1.1 request, part of it
+    /// received.
+    head_pending: AtomicBool,
+    /// Reads end (end of file) from now on: see [`Activity::end_reads`].
+    reads_ended: AtomicBool,
     /// A request on this connection was HTTP/2.
     http2: AtomicBool,
+    /// The connection was upgraded (a `101 Switching Protocols` response,
+    /// such as a WebSocket's): it has left hyper, and only its IO can
+    /// learn of a cut, so from now on the IO keeps the wakers of the tasks
+    /// waiting on it.
+    upgraded: AtomicBool,
     /// Notified when a request starts or ends, or the connection turns out
     /// to be HTTP/2, while the connection's task watches (during the
     /// drain); unwatched, the request path skips it.
@@ -67,7 +79,10 @@ impl Activity {
             io_closed: AtomicBool::new(false),
             // A fresh connection may have its first request on the wire.
             last_active: AtomicU64::new(now_nanos()),
+            head_pending: AtomicBool::new(false),
+            reads_ended: AtomicBool::new(false),
             http2: AtomicBool::new(false),
+            upgraded: AtomicBool::new(false),
             changed: Notify::new(),
             watched: AtomicBool::new(false),
             cut: AtomicBool::new(false),
@@ -91,8 +106,15 @@ impl Activity {
         // SeqCst with `watch`: either the task sees this request, or this
         // request sees the task watching and wakes it.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.touch();
+        self.head_pending.store(false, Ordering::Relaxed);
         self.announce();
+    }
+
+    /// The service answered `101 Switching Protocols`: hyper hands the IO
+    /// over to the upgraded protocol once it has written the response, so
+    /// before any task of that protocol waits on it.
+    pub(crate) fn upgrading(&self) {
+        self.upgraded.store(true, Ordering::Release);
     }
 
     /// The request was HTTP/2: the connection drains by GOAWAY, at once.
@@ -142,7 +164,13 @@ impl Activity {
         self.http2.load(Ordering::SeqCst)
     }
 
-    /// How long the connection has carried nothing.
+    /// Part of a request head has arrived (see `head_pending`).
+    pub(crate) fn head_pending(&self) -> bool {
+        self.head_pending.load(Ordering::Relaxed)
+    }
+
+    /// How long since the connection was accepted or last handed a
+    /// response to the socket.
     pub(crate) fn idle_for(&self) -> Duration {
         let last = self.last_active.load(Ordering::Acquire);
         Duration::from_nanos(now_nanos().saturating_sub(last))
@@ -172,11 +200,26 @@ impl Activity {
         crate::notify::until(&self.cut_notify, || self.is_cut()).await;
     }
 
+    /// Closes an idle connection from the read side: its next read ends
+    /// (end of file), as if its client had left, and hyper closes it
+    /// through its IO's shutdown (a TLS close_notify, then FIN). Unlike
+    /// hyper's graceful shutdown, this holds before the protocol is known:
+    /// hyper-util then drops a connection without shutting its IO down.
+    pub(crate) fn end_reads(&self) {
+        self.reads_ended.store(true, Ordering::Release);
+    }
+
     fn is_cut(&self) -> bool {
         self.cut.load(Ordering::Acquire)
     }
 
-    fn park(slot: &Mutex<Option<Waker>>, waker: &Waker) {
+    /// Keeps `waker` to wake at a cut, once the connection is upgraded.
+    /// Before, the connection's task learns of a cut by itself (it waits
+    /// for one beside the connection), and the request path skips the lock.
+    fn park(&self, slot: &Mutex<Option<Waker>>, waker: &Waker) {
+        if !self.upgraded.load(Ordering::Acquire) {
+            return;
+        }
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
         match &*slot {
             Some(parked) if parked.will_wake(waker) => {}
@@ -224,6 +267,10 @@ impl Connections {
         self.each(Activity::cut);
     }
 }
+
+/// How every HTTP/2 connection starts (RFC 9113, section 3.4): `PRI` is a
+/// method no HTTP/1.1 request uses.
+const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
 
 fn cut_error() -> io::Error {
     io::Error::new(
@@ -274,11 +321,27 @@ impl<T: AsyncRead> AsyncRead for TrackedIo<T> {
         if this.activity.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
+        if this.activity.reads_ended.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let poll = this.io.poll_read(cx, buf);
         match &poll {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => this.activity.touch(),
-            Poll::Pending => Activity::park(&this.activity.read_waker, cx.waker()),
+            // Bytes on a connection with no request in flight: the HTTP/2
+            // preface, or the head of the next HTTP/1.1 request. (Flags,
+            // not a clock: this is the request path.)
+            Poll::Ready(Ok(()))
+                if buf.filled().len() > before
+                    && this.activity.in_flight() == 0
+                    && !this.activity.is_http2() =>
+            {
+                if buf.filled()[before..].starts_with(HTTP2_PREFACE_START) {
+                    this.activity.saw_http2();
+                } else {
+                    this.activity.head_pending.store(true, Ordering::Relaxed);
+                }
+            }
+            Poll::Pending => this.activity.park(&this.activity.read_waker, cx.waker()),
             _ => {}
         }
         poll
@@ -297,7 +360,7 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         }
         let poll = this.io.poll_write(cx, data);
         if poll.is_pending() {
-            Activity::park(&this.activity.write_waker, cx.waker());
+            this.activity.park(&this.activity.write_waker, cx.waker());
         }
         poll
     }
@@ -313,7 +376,7 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         }
         let poll = this.io.poll_write_vectored(cx, data);
         if poll.is_pending() {
-            Activity::park(&this.activity.write_waker, cx.waker());
+            this.activity.park(&this.activity.write_waker, cx.waker());
         }
         poll
     }

@@ -116,9 +116,15 @@ where
 )]
 pub trait MakeService<L: Listener>: private::Sealed + Send + 'static {
     /// The service that serves one connection.
-    type Service: private::ConnectionService<Self::Body>;
+    type Service: private::RequestService<Self::Body>;
     /// The body of its responses.
     type Body: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static;
+
+    /// Readies the make-service for serving, once, before the first
+    /// connection: a `Router` resolves its routes here rather than for
+    /// every request.
+    #[must_use]
+    fn prepare(self) -> Self;
 
     /// Whether it can make a service now; `serve` waits until it can.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
@@ -138,7 +144,7 @@ pub(crate) mod private {
 
     /// What serves one connection: a tower service of hyper's requests
     /// that cannot fail, cloned for each request on HTTP/2.
-    pub trait ConnectionService<B>:
+    pub trait RequestService<B>:
         Service<Request<Incoming>, Response = Response<B>, Error = Infallible, Future: Send>
         + Clone
         + Send
@@ -146,7 +152,7 @@ pub(crate) mod private {
     {
     }
 
-    impl<S, B> ConnectionService<B> for S where
+    impl<S, B> RequestService<B> for S where
         S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible, Future: Send>
             + Clone
             + Send
@@ -164,6 +170,13 @@ impl<L: Listener> MakeService<L> for Router {
     type Service = Router;
     type Body = axum::body::Body;
 
+    /// As `axum::serve` does for each connection: `with_state(())` turns
+    /// every handler into a route, which a `Router` made without it would
+    /// do again (boxed, cloned) on every request.
+    fn prepare(self) -> Router {
+        self.with_state(())
+    }
+
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<()> {
         Poll::Ready(())
     }
@@ -176,6 +189,13 @@ impl<L: Listener> MakeService<L> for Router {
 impl<L: Listener> MakeService<L> for MethodRouter {
     type Service = MethodRouter;
     type Body = axum::body::Body;
+
+    /// As `axum::serve` does for each connection: `with_state(())` turns
+    /// every handler into a route, which a `MethodRouter` made without it would
+    /// do again (boxed, cloned) on every request.
+    fn prepare(self) -> MethodRouter {
+        self.with_state(())
+    }
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<()> {
         Poll::Ready(())
@@ -222,6 +242,10 @@ where
     type Service = S;
     type Body = B;
 
+    fn prepare(self) -> Self {
+        self
+    }
+
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         poll_ready::<_, IncomingStream<'_, L>>(self, cx)
     }
@@ -243,6 +267,10 @@ where
 {
     type Service = axum::middleware::AddExtension<S, axum::extract::ConnectInfo<C>>;
     type Body = B;
+
+    fn prepare(self) -> Self {
+        self
+    }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         poll_ready::<_, IncomingStream<'_, L>>(self, cx)

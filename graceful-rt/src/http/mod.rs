@@ -16,16 +16,21 @@
 //!    request never reached the application. The lame duck is the cure: a
 //!    load balancer that has stopped routing here sends nothing to race.
 //! 3. **Every connection is asked to close**, by its own protocol:
-//!    - **HTTP/2** gets GOAWAY at once, whatever its traffic (a multiplexed
-//!      connection is never quiet). hyper sends it in two steps: first with
-//!      the highest stream id and a PING, then, once the PING is answered,
-//!      with the id of the last stream it accepted. Streams up to that id
-//!      finish; later ones are refused, never processed, so the client
-//!      retries them elsewhere. The connection closes after its last stream.
-//!    - **HTTP/1.1** idle keep-alive connections close at once, with a clean
-//!      FIN. A connection that carried bytes within the last [`IDLE_GRACE`]
-//!      may have a request on the wire: it is given that long to deliver
-//!      it. A connection with a request in flight closes after its
+//!    - **HTTP/2** (known by its preface) gets GOAWAY at once, whatever its
+//!      traffic (a multiplexed connection is never quiet). hyper sends it
+//!      in two steps: first with the highest stream id and a PING, then,
+//!      once the PING is answered, with the id of the last stream it
+//!      accepted. Streams up to that id finish; later ones are refused,
+//!      never processed, so the client retries them elsewhere. The
+//!      connection closes after its last stream.
+//!    - **HTTP/1.1** idle keep-alive connections, and connections that have
+//!      sent nothing yet, close at once and cleanly: their reads end, and
+//!      hyper shuts them down as it would for a client that left (a FIN;
+//!      over TLS, a close_notify first). A connection accepted, or whose
+//!      last response was sent, within the last [`IDLE_GRACE`] may have a
+//!      request on the wire: it gets the rest of the grace to deliver it.
+//!      One with part of a request head received waits for the rest (see
+//!      6). A connection with a request in flight closes after its
 //!      response, which says `Connection: close`.
 //! 4. **In-flight requests finish.** A request is in flight from the
 //!    arrival of its head until its response has been written out to the
@@ -75,15 +80,18 @@
 //! ends or the process exits, after the cleanup.
 
 mod connection;
+mod in_flight;
 mod layer;
 mod make;
 mod readiness;
 mod serve;
+mod service;
 mod state;
 mod stats;
 
 pub use crate::drained::Drained;
-pub use layer::{DrainBody, DrainLayer, DrainService, ResponseFuture};
+pub use in_flight::DrainBody;
+pub use layer::{DrainLayer, DrainService, ResponseFuture};
 pub use make::{IncomingStream, MakeService};
 pub use readiness::{Readiness, ReadinessBody};
 pub use serve::{Serve, serve};

@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 use axum::serve::Listener;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 
 use super::connection::{Activity, Connections, TrackedIo};
-use super::layer::DrainService;
-use super::make::private::ConnectionService;
+use super::make::private::RequestService;
 use super::make::{IncomingStream, MakeService};
+use super::service::ConnectionService;
 use super::state::{Phase, ServerState};
 use super::stats::DrainStats;
 use super::{CLIENT_BOUND, IDLE_GRACE};
@@ -90,7 +89,7 @@ where
 {
     Serve {
         listener,
-        app,
+        app: app.prepare(),
         shutdown,
         stats: DrainStats::default(),
     }
@@ -226,8 +225,7 @@ impl<M> Acceptor<M> {
         let activity = Arc::new(Activity::new(Arc::clone(&self.state)));
         self.connections.add(&activity);
         let io = TrackedIo::new(io, Arc::clone(&activity), Arc::clone(&self.state));
-        let service =
-            DrainService::for_connection(service, Arc::clone(&self.state), Arc::clone(&activity));
+        let service = ConnectionService::new(service, Arc::clone(&activity));
         tokio::spawn(connection(
             self.builder.clone(),
             io,
@@ -389,18 +387,18 @@ fn log_drained(drained: &Drained) {
 async fn connection<Io, S, B>(
     builder: auto::Builder<TokioExecutor>,
     io: TrackedIo<Io>,
-    service: DrainService<S>,
+    service: ConnectionService<S>,
     activity: Arc<Activity>,
     state: Arc<ServerState>,
 ) where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: ConnectionService<B>,
+    S: RequestService<B>,
     B: http_body::Body<Data = bytes::Bytes, Error: Into<BoxError>> + Send + 'static,
 {
-    let connection =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     let mut connection = pin!(connection);
     tokio::select! {
+        biased;
         ended = connection.as_mut() => return ended_with(ended),
         () = state.draining() => {}
     }
@@ -429,9 +427,12 @@ enum Closed {
 ///   the server has accepted finish, later ones are refused, and hyper
 ///   closes the connection after its last stream.
 /// - **HTTP/1.1** is asked at once when a request is in flight (its
-///   response says `Connection: close`) or when it has carried nothing for
-///   [`IDLE_GRACE`] (closed at once); one used more recently may have a
-///   request on the wire, and gets the rest of the grace to deliver it.
+///   response says `Connection: close`), or when it is idle: accepted, or
+///   its last response sent, [`IDLE_GRACE`] ago or more (closed at once).
+///   One used more recently may have a request on the wire, and gets the
+///   rest of the grace to deliver it; one with part of a request head
+///   received waits for the rest (bounded, as below), since hyper would
+///   close it on the spot and lose that request.
 ///
 /// While no request is in flight, the connection waits on its client: for
 /// the rest of a request head, the answer to the GOAWAY PING, or a read.
@@ -451,14 +452,22 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
         let mut changed = pin!(changed);
         changed.as_mut().enable();
         let in_flight = activity.in_flight();
+        let head_pending = activity.head_pending();
         let idle_for = activity.idle_for();
-        if !asked && (activity.is_http2() || in_flight > 0 || idle_for >= IDLE_GRACE) {
-            ask_to_close(connection.as_mut());
-            asked = true;
+        if !asked {
+            if activity.is_http2() || in_flight > 0 {
+                ask_to_close(connection.as_mut());
+                asked = true;
+            } else if !head_pending && idle_for >= IDLE_GRACE {
+                // Idle HTTP/1.1, or a connection that has sent nothing yet.
+                activity.end_reads();
+                asked = true;
+            }
         }
         let client_bound = quiet_since + CLIENT_BOUND;
         let wake = match (in_flight, asked) {
             (0, true) => Some(client_bound),
+            (0, false) if head_pending => Some(client_bound),
             (0, false) => Some(client_bound.min(Instant::now() + (IDLE_GRACE - idle_for))),
             _ => None,
         };

@@ -1,0 +1,121 @@
+//! The service hyper calls for every request on a connection
+//! [`serve`](super::serve) accepted: the application's service, with each
+//! request counted in flight on its connection and each response readied
+//! for the drain. The [`DrainLayer`](super::DrainLayer)'s work, in one
+//! future rather than a tower layer under hyper-util's adapter: this is
+//! the path every request takes.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+
+use http::{Request, Response, Version};
+use hyper::body::Incoming;
+
+use super::connection::Activity;
+use super::in_flight::{DrainBody, InFlight, Owner, respond};
+use super::state::Phase;
+
+/// The service of one connection: `inner` is the application's, made for
+/// this connection.
+pub(crate) struct ConnectionService<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> ConnectionService<S> {
+    pub(crate) fn new(inner: S, activity: Arc<Activity>) -> ConnectionService<S> {
+        ConnectionService { inner, activity }
+    }
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for ConnectionService<S>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone,
+{
+    type Response = Response<DrainBody<B>>;
+    type Error = Infallible;
+    type Future = Answer<S>;
+
+    fn call(&self, request: Request<Incoming>) -> Answer<S> {
+        let http1 = request.version() < Version::HTTP_2;
+        let state = self.activity.server();
+        if state.phase() == Phase::Draining {
+            // It arrived on a connection that was open when draining
+            // began, so it was on the wire then: served, and its
+            // connection closes after it.
+            state.late.fetch_add(1, Ordering::AcqRel);
+        }
+        let guard = InFlight::new(Owner::Connection(Arc::clone(&self.activity)), http1);
+        Answer {
+            step: Step::Ready {
+                // hyper calls with `&self`, tower with `&mut self`.
+                service: self.inner.clone(),
+                request: Some(request),
+            },
+            guard: Some(guard),
+            http1,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of [`ConnectionService`], to come: the application's
+    /// service is polled ready, called, and its response readied.
+    pub(crate) struct Answer<S>
+    where
+        S: tower_service::Service<Request<Incoming>>,
+    {
+        #[pin]
+        step: Step<S>,
+        guard: Option<InFlight>,
+        http1: bool,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StepProj]
+    enum Step<S>
+    where
+        S: tower_service::Service<Request<Incoming>>,
+    {
+        Ready {
+            service: S,
+            request: Option<Request<Incoming>>,
+        },
+        Called {
+            #[pin]
+            future: S::Future,
+        },
+    }
+}
+
+impl<S, B> Future for Answer<S>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>,
+{
+    type Output = Result<Response<DrainBody<B>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.step.as_mut().project() {
+                StepProj::Ready { service, request } => {
+                    let Ok(()) = ready!(service.poll_ready(cx));
+                    let request = request.take().expect("called once");
+                    let future = service.call(request);
+                    this.step.set(Step::Called { future });
+                }
+                StepProj::Called { future } => {
+                    let Ok(response) = ready!(future.poll(cx));
+                    let guard = this.guard.take().expect("polled after completion");
+                    return Poll::Ready(Ok(respond(response, guard, *this.http1)));
+                }
+            }
+        }
+    }
+}
