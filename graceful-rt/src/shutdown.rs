@@ -252,7 +252,11 @@ impl Shutdown {
     pub async fn draining(&self) {
         self.requested().await;
         if let Some(timeline) = self.timeline() {
-            tokio::time::sleep_until(timeline.drain_start.into()).await;
+            // Without a lame duck the drain starts now: no timer, whose
+            // millisecond ticks would hold every server up for one.
+            if timeline.drain_start > Instant::now() {
+                tokio::time::sleep_until(timeline.drain_start.into()).await;
+            }
         }
     }
 
