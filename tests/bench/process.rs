@@ -23,7 +23,11 @@
 //! 8. HTTP/2 load across SIGTERM: streams lost, streams refused, GOAWAY
 //!    and exit latency, ours against plain axum, alternating runs;
 //! 9. exit latency and code with a client that does not cooperate (half a
-//!    request head; a silent HTTP/2 client), ours against plain axum.
+//!    request head; a silent HTTP/2 client), ours against plain axum;
+//! 10. the same app served both ways: `tests/fixtures/same_app_*.rs`
+//!     (three routes, no database) on `#[graceful_main]` + `http::serve`
+//!     and on `axum::serve`: throughput and p99 under `wrk`, and idle exit
+//!     latency, in interleaved pairs (A B A B …).
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -31,7 +35,7 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 #[path = "../support/h2.rs"]
@@ -409,6 +413,47 @@ fn hot_path(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Sprea
         ("ours_p99_ms", Spread::of(our_p99)),
         ("plain_p99_ms", Spread::of(plain_p99)),
     ])
+}
+
+/// Figure 10: the same app served by ours and by plain `axum::serve`, in
+/// interleaved pairs: each pair loads both with wrk, then stops each idle
+/// three times.
+fn same_app(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Spread> {
+    let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for _ in 0..runs(7) {
+        let load = |contender: &Contender| {
+            let running = contender.start();
+            let measured = wrk(running.address);
+            running.terminate();
+            measured
+        };
+        let (plain_rps, plain_p99) = load(plain);
+        let (ours_rps, ours_p99) = load(ours);
+        for (key, value) in [
+            ("rps_ratio", ours_rps / plain_rps),
+            ("p99_ratio", ours_p99 / plain_p99),
+            ("ours_rps", ours_rps),
+            ("plain_rps", plain_rps),
+            ("ours_p99_ms", ours_p99),
+            ("plain_p99_ms", plain_p99),
+        ] {
+            values.entry(key).or_default().push(value);
+        }
+        for _ in 0..3 {
+            let plain_exit = ms(plain.start().terminate().0);
+            let ours_exit = ms(ours.start().terminate().0);
+            values.entry("plain_exit_ms").or_default().push(plain_exit);
+            values.entry("ours_exit_ms").or_default().push(ours_exit);
+            values
+                .entry("exit_difference_ms")
+                .or_default()
+                .push(ours_exit - plain_exit);
+        }
+    }
+    values
+        .into_iter()
+        .map(|(key, values)| (key, Spread::of(values)))
+        .collect()
 }
 
 /// Figure 5: RSS growth per idle keep-alive connection, over 2,000.
@@ -824,7 +869,12 @@ fn main() {
         return;
     }
     ensure_wrk();
-    let binaries = release_examples(&["service", "fixture-baseline-axum"]);
+    let binaries = release_examples(&[
+        "service",
+        "fixture-baseline-axum",
+        "fixture-same-app-graceful",
+        "fixture-same-app-axum",
+    ]);
     let express = express_server();
     let timeout = [("GRACEFUL_TIMEOUT".to_owned(), "3s".to_owned())];
     let ours = Contender {
@@ -849,6 +899,20 @@ fn main() {
         env: vec![("SHUTDOWN_TIMEOUT_MS".to_owned(), "3000".to_owned())],
     };
     let contenders = [&ours, &axum, &node];
+    let same_ours = Contender {
+        label: "same app: graceful_main + http::serve",
+        program: binaries["fixture-same-app-graceful"].clone(),
+        args: vec![],
+        dir: None,
+        env: vec![],
+    };
+    let same_plain = Contender {
+        label: "same app: axum::serve",
+        program: binaries["fixture-same-app-axum"].clone(),
+        args: vec![],
+        dir: None,
+        env: vec![],
+    };
 
     if let Ok(figures) = std::env::var("BENCH_FIGURES") {
         for figure in figures.split(',').map(str::trim) {
@@ -920,6 +984,11 @@ fn main() {
                         }
                     }
                 }
+                "same" => {
+                    for (key, spread) in same_app(&same_ours, &same_plain) {
+                        println!("same app {key}: {}", spread.text(3));
+                    }
+                }
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -962,6 +1031,8 @@ fn main() {
     eprintln!("9. clients that do not cooperate");
     let half_head = uncooperative([&ours, &axum], Uncooperative::HalfHead);
     let silent_h2 = uncooperative([&ours, &axum], Uncooperative::SilentH2);
+    eprintln!("10. the same app, served both ways");
+    let same = same_app(&same_ours, &same_plain);
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1127,6 +1198,51 @@ fn main() {
             &[exit_text(&exits[0]), exit_text(&exits[1]), "–".into()],
         );
     }
+    row(
+        &mut md,
+        &format!(
+            "same app (3 routes, no database): throughput of `GET /`, ours / `axum::serve` (wrk, {} interleaved pairs)",
+            runs(7)
+        ),
+        "≥ 0.98",
+        &[
+            format!(
+                "{}: {} req/s",
+                same["rps_ratio"].text(3),
+                same["ours_rps"].text(0)
+            ),
+            format!("`axum::serve`: {} req/s", same["plain_rps"].text(0)),
+            "–".into(),
+        ],
+    );
+    row(
+        &mut md,
+        "same app: p99 latency of `GET /`, ours / `axum::serve`",
+        "≤ 1.05",
+        &[
+            format!(
+                "{}: {} ms",
+                same["p99_ratio"].text(3),
+                same["ours_p99_ms"].text(2)
+            ),
+            format!("`axum::serve`: {} ms", same["plain_p99_ms"].text(2)),
+            "–".into(),
+        ],
+    );
+    row(
+        &mut md,
+        "same app: exit after SIGTERM, idle (ms); ours − `axum::serve` in each pair",
+        "≤ +0.5",
+        &[
+            format!(
+                "{}; {}",
+                same["ours_exit_ms"].text(2),
+                same["exit_difference_ms"].text(2)
+            ),
+            format!("`axum::serve`: {}", same["plain_exit_ms"].text(2)),
+            "–".into(),
+        ],
+    );
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
@@ -1138,6 +1254,7 @@ fn main() {
          \"expansion_ms\":{{\"derived\":{},\"plain\":{},\"added_per_struct\":{}}},\
          \"h2_load\":{{\"graceful\":{},\"axum\":{}}},\
          \"uncooperative_exit_ms\":{{\"half_head\":{{\"graceful\":{},\"axum\":{}}},\"silent_h2\":{{\"graceful\":{},\"axum\":{}}}}},\
+         \"same_app\":{{{}}},\
          \"inprocess\":{}}}\n",
         idle[0].json(),
         idle[1].json(),
@@ -1169,6 +1286,10 @@ fn main() {
         half_head[1].0.json(),
         silent_h2[0].0.json(),
         silent_h2[1].0.json(),
+        same.iter()
+            .map(|(key, spread)| format!("\"{key}\":{}", spread.json()))
+            .collect::<Vec<_>>()
+            .join(","),
         inprocess.map_or_else(|| "null".to_owned(), |value| value.to_string()),
     );
     let dir = bench_dir();
