@@ -34,8 +34,9 @@ use crate::Shutdown;
 /// deadline are the server loop's part; [`serve`](super::serve) does all of
 /// it, and tells clients to reconnect only once its listener is closed, so
 /// they are refused rather than queued and reset. Use the layer where the
-/// server loop is not yours to replace (a framework's, or one with its own
-/// TLS or connection handling), and [`serve`](super::serve) everywhere else.
+/// server loop is not yours to replace (a framework's, or a hand-written
+/// hyper loop), and [`serve`](super::serve) everywhere else: it takes any
+/// `axum::serve::Listener`, TLS included (see its documentation).
 ///
 /// # Examples
 ///

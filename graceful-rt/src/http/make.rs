@@ -112,7 +112,8 @@ where
 #[diagnostic::on_unimplemented(
     message = "`graceful_rt::http::serve` cannot serve a `{Self}`",
     label = "not a Router or a make-service",
-    note = "pass an axum `Router` or `MethodRouter`, `router.into_make_service()`, `router.into_make_service_with_connect_info::<SocketAddr>()`, or `axum::ServiceExt::into_make_service(service)` for another tower service"
+    note = "pass an axum `Router` or `MethodRouter`, `router.into_make_service()`, `router.into_make_service_with_connect_info::<SocketAddr>()`, or `axum::ServiceExt::into_make_service(service)` for another tower service",
+    note = "a `Router<S>` with state is served once it has it: `router.with_state(state)`"
 )]
 pub trait MakeService<L: Listener>: private::Sealed + Send + 'static {
     /// The service that serves one connection.
