@@ -15,6 +15,9 @@ pub enum Cause {
     Triggered,
     /// `main` returned on its own; what it returned is being cleaned up.
     MainReturned,
+    /// A task of [`Tasks`](crate::Tasks) returned an error or panicked:
+    /// its name. The log says what went wrong, and the exit code is 1.
+    TaskFailed(&'static str),
 }
 
 impl fmt::Display for Cause {
@@ -23,6 +26,7 @@ impl fmt::Display for Cause {
             Cause::Signal(signal) => f.write_str(signal.name()),
             Cause::Triggered => f.write_str("trigger"),
             Cause::MainReturned => f.write_str("main_returned"),
+            Cause::TaskFailed(name) => write!(f, "task {name} failed"),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! | code | constant | meaning |
 //! |---:|---|---|
 //! | 0 | [`CLEAN`] | main returned, every cleanup closed |
-//! | 1 | [`FAILED`] | main returned `Err`, or a cleanup failed, panicked or timed out |
+//! | 1 | [`FAILED`] | main returned `Err`, a cleanup failed, panicked or timed out, or a task of [`Tasks`](crate::Tasks) failed |
 //! | 2 | [`INVALID_CONFIG`] | refused to start: an invalid `GRACEFUL_*` variable (nothing ran) |
 //! | 3 | [`DRAIN_CUT`] | the drain deadline cut requests or connections still open; the cleanup ran |
 //! | 101 | [`PANICKED`] | main panicked (the code Rust itself uses) |

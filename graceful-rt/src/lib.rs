@@ -100,6 +100,10 @@
 //! for) with `tokio-util`; `sqlx`, `deadpool-postgres`, `redis`,
 //! `async-nats` and `lapin` for their clients.
 //!
+//! [`Tasks`] runs named background tasks under the shutdown: one that fails
+//! or panics starts it (exit code 1), and, tagged `#[cleanup]`, closing
+//! waits for every one and reports each by name.
+//!
 //! # Signals
 //!
 //! - The first signal logs `received SIGTERM, shutting down (timeout 15s)`
@@ -180,6 +184,7 @@ pub mod report;
 mod shutdown;
 mod signal;
 mod systemd;
+mod tasks;
 mod timeline;
 mod watchdog;
 
@@ -201,6 +206,7 @@ pub use graceful_macros::Cleanup;
 pub use graceful_macros::graceful_main;
 pub use shutdown::{Requested, Shutdown};
 pub use signal::Signal;
+pub use tasks::{SpawnError, Tasks};
 
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::cause::Cause;
 use crate::cleanup::{CloseReport, Observer};
 use crate::drained::Drained;
 use crate::duration;
@@ -212,11 +213,15 @@ impl PhaseMachine {
                 .as_ref()
                 .is_some_and(|ended| !ended.outcome().is_closed())
         });
+        let task_failed = state
+            .begun
+            .is_some_and(|begun| matches!(begun.cause, Cause::TaskFailed(_)));
         let outcome = match (forced, &state.main) {
             (Some(Forced::Deadline), _) => Outcome::Deadline,
             (Some(Forced::Interrupt), _) => Outcome::Interrupted,
             (None, Main::Panicked) => Outcome::MainPanicked,
             (None, Main::Error(_)) => Outcome::MainError,
+            (None, _) if task_failed => Outcome::TaskFailed,
             (None, _) if closes_failed => Outcome::CleanupFailed,
             (None, _) if drain_cut => Outcome::DrainCut,
             (None, _) => Outcome::Clean,

@@ -54,6 +54,8 @@ pub(crate) enum Outcome {
     MainError,
     MainPanicked,
     CleanupFailed,
+    /// A task of `Tasks` failed, which started the shutdown.
+    TaskFailed,
     /// The drain deadline cut requests or connections.
     DrainCut,
     /// Forced at the deadline.
@@ -70,6 +72,7 @@ impl Outcome {
             Outcome::MainError => "main_error",
             Outcome::MainPanicked => "main_panicked",
             Outcome::CleanupFailed => "cleanup_failed",
+            Outcome::TaskFailed => "task_failed",
             Outcome::DrainCut => "drain_cut",
             Outcome::Deadline => "deadline",
             Outcome::Interrupted => "interrupted",
@@ -80,7 +83,7 @@ impl Outcome {
     pub(crate) const fn exit_code(self) -> i32 {
         match self {
             Outcome::Clean => exit_code::CLEAN,
-            Outcome::MainError | Outcome::CleanupFailed => exit_code::FAILED,
+            Outcome::MainError | Outcome::CleanupFailed | Outcome::TaskFailed => exit_code::FAILED,
             Outcome::MainPanicked => exit_code::PANICKED,
             Outcome::DrainCut => exit_code::DRAIN_CUT,
             Outcome::Deadline => exit_code::DEADLINE,
@@ -141,6 +144,7 @@ impl Report {
             Outcome::MainError
             | Outcome::MainPanicked
             | Outcome::CleanupFailed
+            | Outcome::TaskFailed
             | Outcome::DrainCut => "finished with errors".to_owned(),
         };
         let mut line = format!(

@@ -187,6 +187,18 @@ impl Shutdown {
         }
     }
 
+    /// A task of [`Tasks`](crate::Tasks) failed (its error is logged):
+    /// the service no longer does all its work, so it stops.
+    pub(crate) fn task_failed(&self, task: &'static str) {
+        if self.begin(Cause::TaskFailed(task)) {
+            log::info!(
+                "task {task} failed, shutting down (timeout {})",
+                duration::display(self.inner.timeout)
+            );
+            self.log_lame_duck();
+        }
+    }
+
     /// Tells the service manager that the service is ready: with the
     /// `systemd` feature, under a `Type=notify` unit, systemd gets
     /// `READY=1`. Call it once the service accepts work (after binding its
@@ -322,7 +334,7 @@ impl Shutdown {
             Cause::Signal(signal) => signal.kill_budget().map_or(self.inner.timeout, |kill| {
                 self.inner.timeout.min(kill.saturating_sub(KILL_MARGIN))
             }),
-            Cause::Triggered | Cause::MainReturned => self.inner.timeout,
+            Cause::Triggered | Cause::MainReturned | Cause::TaskFailed(_) => self.inner.timeout,
         }
     }
 
