@@ -137,6 +137,9 @@ pub trait MakeService<L: Listener>: private::Sealed + Send + 'static {
     ) -> impl Future<Output = Self::Service> + Send;
 }
 
+// Sealed: public traits in a module users cannot name, used in the public
+// bounds of `MakeService` (older compilers call them unreachable).
+#[allow(unreachable_pub)]
 pub(crate) mod private {
     use super::*;
 
