@@ -19,7 +19,10 @@
 //! 127.0.0.1; 0.0.0.0 in a container), `DATABASE_PATH` the SQLite file
 //! (default: `graceful-service/items.db` in the temp directory),
 //! `GRACEFUL_TIMEOUT` and `GRACEFUL_DRAIN_DELAY` the shutdown budget and
-//! lame duck. It prints `listening on HOST:PORT` when it accepts.
+//! lame duck. It prints `listening on HOST:PORT` when it accepts. Under
+//! socket activation (`examples/systemd/graceful-service.socket`, or
+//! `systemd-socket-activate -l 127.0.0.1:3000 target/debug/examples/service`)
+//! it serves on the socket it was passed.
 
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -71,7 +74,10 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
 
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |port| port.parse())?;
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+    // Under systemd with examples/systemd/graceful-service.socket, the
+    // socket systemd passed (HOST and PORT are then unused); bound here
+    // otherwise.
+    let listener = graceful_rt::listen::tcp((host.as_str(), port)).await?;
     eprintln!("listening on {}", listener.local_addr()?);
     // Under systemd (Type=notify), this is READY=1.
     shutdown.ready();

@@ -132,7 +132,13 @@ impl Exit {
 impl Process {
     /// Starts the example `name` with extra environment variables.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Process {
-        let mut child = Command::new(binary(name))
+        Process::start_command(Command::new(binary(name)), env)
+    }
+
+    /// Starts `command` (an example, or a program that runs one) with
+    /// extra environment variables.
+    pub fn start_command(mut command: Command, env: &[(&str, &str)]) -> Process {
+        let mut child = command
             .env_remove("GRACEFUL_TIMEOUT")
             .env_remove("GRACEFUL_REPORT")
             .envs(env.iter().copied())

@@ -1,11 +1,100 @@
 //! Listeners for [`http::serve`](crate::http::serve), made the way a
-//! process that restarts needs them.
+//! process that restarts needs them: taken from the service manager when
+//! it passed one (systemd's socket activation), bound otherwise.
+//!
+//! Under a systemd `.socket` unit, systemd owns the listening socket and
+//! passes it to the service (`LISTEN_PID`, `LISTEN_FDS`,
+//! `LISTEN_FDNAMES`): connections that arrive while the service restarts
+//! wait in the socket's queue instead of being refused. [`tcp`] and
+//! [`unix`] take the passed sockets in order, one each call, check that
+//! each is a listening socket of the kind asked for, and make it
+//! non-blocking (tokio requires it; an inherited blocking socket would
+//! stall a runtime worker). Take passed sockets through this module only:
+//! each is owned once. `examples/systemd/graceful-service.socket` shows
+//! the unit.
+
+mod activation;
 
 use std::io;
 use std::path::Path;
 
-/// Binds a Unix socket listener at `path`, replacing the socket file a
-/// process that is gone left behind.
+use activation::Passed;
+
+/// A TCP listener: the socket the service manager passed to this process,
+/// if it passed one, and `addr` bound otherwise.
+///
+/// # Errors
+///
+/// When the passed socket is not a listening TCP socket (a Unix or UDP
+/// socket, say: the message names it), when the service manager's
+/// variables are malformed, and when the bind fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use graceful_rt::{Shutdown, graceful_main};
+///
+/// #[graceful_main(timeout = "10s")]
+/// async fn main(shutdown: Shutdown) -> std::io::Result<()> {
+///     let app = Router::new().route("/", get(|| async { "hello" }));
+///     // Under systemd with a .socket unit, its socket; otherwise bound here.
+///     let listener = graceful_rt::listen::tcp("127.0.0.1:3000").await?;
+///     graceful_rt::http::serve(listener, app, shutdown).await?;
+///     Ok(())
+/// }
+/// ```
+pub async fn tcp(addr: impl tokio::net::ToSocketAddrs) -> io::Result<tokio::net::TcpListener> {
+    if let Some(passed) = activation::take_next()? {
+        let socket = listening(passed, "TCP", |address| address.as_socket().is_some())?;
+        return tokio::net::TcpListener::from_std(socket.into());
+    }
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Checks that a passed socket is a listening stream socket whose address
+/// `is_kind` accepts, and makes it non-blocking.
+fn listening(
+    Passed { socket, what }: Passed,
+    kind: &str,
+    is_kind: impl Fn(&socket2::SockAddr) -> bool,
+) -> io::Result<socket2::Socket> {
+    let wrong = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what} is {why}, not a listening {kind} socket: check the order of the unit's sockets"
+            ),
+        )
+    };
+    if socket.r#type()? != socket2::Type::STREAM {
+        return Err(wrong("not a stream socket"));
+    }
+    let address = socket.local_addr()?;
+    if !is_kind(&address) {
+        return Err(wrong(if address.is_unix() {
+            "a Unix socket"
+        } else {
+            "of another family"
+        }));
+    }
+    #[cfg(any(target_os = "android", target_os = "freebsd", target_os = "linux"))]
+    if !socket.is_listener()? {
+        return Err(wrong("not listening"));
+    }
+    socket.set_nonblocking(true)?;
+    let shown = address
+        .as_socket()
+        .map(|address| address.to_string())
+        .or_else(|| address.as_pathname().map(|path| path.display().to_string()))
+        .unwrap_or_default();
+    crate::log::info!("listening on {shown}: {what} by the service manager");
+    Ok(socket)
+}
+
+/// A Unix socket listener: the socket the service manager passed to this
+/// process, if it passed one, and otherwise bound at `path`, replacing the
+/// socket file a process that is gone left behind.
 ///
 /// A Unix socket's file outlives the process that bound it: a plain bind
 /// after a restart fails with "address in use". Here a socket file at
@@ -23,7 +112,8 @@ use std::path::Path;
 ///
 /// When another process accepts connections on `path`, when `path` is
 /// something other than a socket, and when the bind fails (permissions, a
-/// missing directory).
+/// missing directory); when a socket was passed, when it is not a
+/// listening Unix socket.
 ///
 /// # Examples
 ///
@@ -41,6 +131,10 @@ use std::path::Path;
 /// ```
 pub fn unix(path: impl AsRef<Path>) -> io::Result<tokio::net::UnixListener> {
     let path = path.as_ref();
+    if let Some(passed) = activation::take_next()? {
+        let socket = listening(passed, "Unix", socket2::SockAddr::is_unix)?;
+        return tokio::net::UnixListener::from_std(socket.into());
+    }
     remove_if_stale(path)?;
     tokio::net::UnixListener::bind(path).map_err(|error| {
         io::Error::new(
