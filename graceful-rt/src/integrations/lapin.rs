@@ -11,7 +11,10 @@ const REPLY_SUCCESS: u16 = 200;
 ///
 /// Close the channel only once its publishers have stopped: tag it `after`
 /// the `TaskTracker` that runs them. A publisher still running keeps adding
-/// confirms to wait for, and the close may then wait until it is cut.
+/// confirms to wait for, and the close may then wait until it is cut. The
+/// same for consumers that ack on it: closing the channel returns the
+/// messages not yet acked to the queue, so tag it `after` their tracker
+/// (`examples/rabbitmq_consumer.rs`).
 #[cfg_attr(docsrs, doc(cfg(feature = "lapin")))]
 impl Close for lapin::Channel {
     async fn close(&self) -> Result<(), BoxError> {

@@ -1,0 +1,269 @@
+//! A NATS JetStream consumer that stops without losing or redoing a
+//! message: a durable pull consumer with explicit acks, a window of 16
+//! messages processed concurrently, and a durable side effect (a
+//! PostgreSQL row) per message.
+//!
+//! ```sh
+//! cargo run --example nats_consumer    # then press Ctrl-C, or: kill -TERM <pid>
+//! ```
+//!
+//! Each message's payload is its id (a number). Its work takes 5 ms, then
+//! inserts the row `(message_id, consumer_run)` and acks the message.
+//!
+//! It pulls as many messages as its window has room for (a pull request of
+//! that batch size, held by the server for at most a second), runs each on
+//! a task and pulls again as tasks finish. At SIGTERM (or SIGINT) it stops
+//! pulling: the pull request in flight is read to its end (the server may
+//! still be delivering to it; at most a second when the stream is empty),
+//! and every message it delivered is processed and acked. Then `main`
+//! returns its state, and the cleanup closes it in order:
+//!
+//! 1. `work`, the `TaskTracker` running the messages in progress, is waited
+//!    for: every message received has been inserted and acked;
+//! 2. then `db` (the pool: sessions end with a protocol goodbye) and `nats`
+//!    (flushed, so every ack is written to the server, then drained).
+//!
+//! ## What this guarantees, and what it does not
+//!
+//! JetStream delivers **at least once**: a message not acked within the
+//! consumer's `ack_wait` is delivered again. A clean stop of this consumer
+//! leaves nothing in that state, so a restart (a deploy, a scale-down)
+//! redoes nothing and skips nothing: `tests/consumers.rs` stops it half-way
+//! through 1,000 messages, ten times, and finds every id stored exactly
+//! once. A crash is another matter: SIGKILL, an OOM kill, a power loss or a
+//! lost connection between the INSERT and the ack, and the server
+//! redelivers (after `ack_wait`) a message whose row is already stored; so
+//! does work that outlasts `ack_wait`. **Exactly-once effects need an
+//! idempotent key**: a primary key on `message_id` and `INSERT ... ON
+//! CONFLICT (message_id) DO NOTHING`, or the effect and a processed-ids
+//! table in one transaction (JetStream's own "exactly once" is about
+//! publishing and double acks, not about your side effects). This example
+//! inserts without one, on purpose, so that a duplicate shows as a second
+//! row (the test counts them).
+//!
+//! A message whose payload is not a number is terminated (never
+//! redelivered); one whose INSERT fails is nacked, to be redelivered.
+//!
+//! | variable | default |
+//! |---|---|
+//! | `NATS_URL` | `nats://127.0.0.1:4222` |
+//! | `STREAM` | `GRACEFUL_JOBS`, on subjects `<STREAM>.>` (created if missing) |
+//! | `CONSUMER` | `graceful-worker`: the durable consumer (created if missing) |
+//! | `ACK_WAIT` | `30`: the consumer's `ack_wait` in seconds, when this creates it |
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/test` |
+//! | `TABLE` | `graceful_jobs` (created if missing; letters, digits and `_`) |
+//! | `CONSUMER_RUN` | `pid-<pid>`: stored with each row, to tell runs apart |
+//!
+//! `GRACEFUL_TIMEOUT` and `GRACEFUL_REPORT` work as for every
+//! `#[graceful_main]` program. It prints `consuming STREAM/CONSUMER` on
+//! stderr once its consumer is ready.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, AckKind};
+use futures_util::StreamExt as _;
+use graceful_rt::{Cleanup, Shutdown, graceful_main};
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The window: at most this many messages in progress, and unacked (the
+/// consumer's `max_ack_pending`).
+const WINDOW: usize = 16;
+/// How long the server holds a pull request that is not yet full.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+/// The work each message takes before its side effect.
+const WORK: Duration = Duration::from_millis(5);
+
+/// What the consumer holds, closed once `main` has stopped pulling.
+#[derive(Cleanup)]
+struct Consumer {
+    /// The messages in progress: closed, then waited for.
+    #[cleanup]
+    work: TaskTracker,
+    /// Closed once no message needs it.
+    #[cleanup(after = "work")]
+    db: PgPool,
+    /// Flushed (the acks of the last messages), then drained, once every
+    /// message has been acked.
+    #[cleanup(after = "work")]
+    nats: async_nats::Client,
+}
+
+/// What each message's task needs.
+#[derive(Clone)]
+struct Handler {
+    db: PgPool,
+    /// `INSERT INTO <table> ...`, made once.
+    insert: Arc<str>,
+    run: Arc<str>,
+}
+
+#[graceful_main(timeout = "10s")]
+async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
+    let stream_name = env_or("STREAM", "GRACEFUL_JOBS");
+    let durable = env_or("CONSUMER", "graceful-worker");
+    let ack_wait = Duration::from_secs(env_or("ACK_WAIT", "30").parse()?);
+    let table = table_name()?;
+    let run: Arc<str> = env_or("CONSUMER_RUN", &format!("pid-{}", std::process::id())).into();
+    let db = open_database(&table).await?;
+
+    let nats_url = env_or("NATS_URL", "nats://127.0.0.1:4222");
+    let nats = async_nats::connect(&nats_url)
+        .await
+        .map_err(|error| format!("cannot connect to {nats_url}: {error}"))?;
+    let jetstream = jetstream::new(nats.clone());
+    let stream = jetstream
+        .get_or_create_stream(jetstream::stream::Config {
+            name: stream_name.clone(),
+            subjects: vec![format!("{stream_name}.>")],
+            ..jetstream::stream::Config::default()
+        })
+        .await?;
+    let consumer: PullConsumer = stream
+        .get_or_create_consumer(
+            &durable,
+            pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait,
+                // The server's side of the window, as RabbitMQ's prefetch.
+                max_ack_pending: WINDOW as i64,
+                ..pull::Config::default()
+            },
+        )
+        .await?;
+    eprintln!("consuming {stream_name}/{durable}");
+    shutdown.ready();
+
+    let handler = Handler {
+        db: db.clone(),
+        insert: format!("INSERT INTO {table} (message_id, consumer_run) VALUES ($1, $2)").into(),
+        run,
+    };
+    let work = TaskTracker::new();
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let mut received = 0_u64;
+    'pulling: loop {
+        // Wait for room in the window: one free slot, then every other.
+        let mut room: Vec<OwnedSemaphorePermit> = tokio::select! {
+            () = shutdown.requested() => break 'pulling,
+            permit = Arc::clone(&window).acquire_owned() => vec![permit?],
+        };
+        while let Ok(permit) = Arc::clone(&window).try_acquire_owned() {
+            room.push(permit);
+        }
+        if shutdown.is_requested() {
+            break;
+        }
+        let mut batch = match consumer
+            .batch()
+            .max_messages(room.len())
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                eprintln!("pull request failed: {error}; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Read to the end of the pull request, even once the shutdown has
+        // started: what the server delivers to it is ours to finish.
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => {
+                    received += 1;
+                    let permit = room.pop().expect("a batch never exceeds its size");
+                    work.spawn(handler.clone().handle(message, permit));
+                }
+                Err(error) => eprintln!("pull request: {error}"),
+            }
+        }
+    }
+    eprintln!(
+        "stopped pulling from {stream_name}/{durable} after {received} messages; {} in progress",
+        work.len()
+    );
+    Ok(Consumer { work, db, nats })
+}
+
+impl Handler {
+    /// The work, the row, then the ack: a message is acked only once its
+    /// row is stored. The window's slot is freed when it is done.
+    async fn handle(self, message: jetstream::Message, _slot: OwnedSemaphorePermit) {
+        let id = std::str::from_utf8(&message.payload)
+            .ok()
+            .and_then(|payload| payload.trim().parse::<i64>().ok());
+        let Some(id) = id else {
+            eprintln!("terminating a message whose payload is not an id");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        };
+        tokio::time::sleep(WORK).await;
+        let inserted = sqlx::query(AssertSqlSafe(Arc::clone(&self.insert)))
+            .bind(id)
+            .bind(&*self.run)
+            .execute(&self.db)
+            .await;
+        // The ack is buffered by the client; the client's close flushes it.
+        let acked = match inserted {
+            Ok(_) => message.ack().await,
+            Err(error) => {
+                eprintln!("message {id}: {error}; nacked");
+                message.ack_with(AckKind::Nak(None)).await
+            }
+        };
+        if let Err(error) = acked {
+            eprintln!("message {id}: cannot ack: {error}");
+        }
+    }
+}
+
+/// `TABLE`, checked, since it goes into the SQL text.
+fn table_name() -> Result<String, Error> {
+    let table = env_or("TABLE", "graceful_jobs");
+    let valid = table
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(table)
+    } else {
+        Err(format!("TABLE={table:?}: use letters, digits and `_` only").into())
+    }
+}
+
+async fn open_database(table: &str) -> Result<PgPool, Error> {
+    let url = env_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
+    let db = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(PgConnectOptions::from_str(&url)?)
+        .await
+        .map_err(|error| format!("cannot connect to {url}: {error}"))?;
+    // No unique key on message_id, on purpose: see the module's docs.
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
+            message_id BIGINT NOT NULL,
+            consumer_run TEXT NOT NULL,
+            processed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"
+    )))
+    .execute(&db)
+    .await?;
+    Ok(db)
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
