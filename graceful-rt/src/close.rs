@@ -32,14 +32,16 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
 /// transactions) and then release it. It does not need a timeout of its
 /// own: the cleanup cuts it at the `#[cleanup(timeout = "...")]` of its field
 /// or at the shutdown deadline. It runs on the runtime beside the other
-/// closes: for blocking work, use `tokio::task::spawn_blocking`.
+/// closes: for blocking work, use `tokio::task::spawn_blocking`, or, for
+/// a call that may never return, a thread of its own (a runtime waits for
+/// its blocking tasks when it is dropped; see the `opentelemetry` closes).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be closed: it does not implement `graceful_rt::Close`",
     label = "`#[cleanup]` closes a value through `graceful_rt::Close`",
     note = "ways out: implement `graceful_rt::Close` for `{Self}`; \
             or write `#[cleanup(with = path::to::close_fn)]` with an `async fn close_fn(&{Self}) -> Result<(), E>`; \
             or enable the graceful-rt feature named after its crate, if there is one \
-            (`sqlx`, `redis`, `async-nats`, `lapin`, `deadpool-postgres`, `tokio-util`); \
+            (`sqlx`, `redis`, `async-nats`, `lapin`, `deadpool-postgres`, `tokio-util`, `opentelemetry`); \
             or, if `{Self}` groups resources of its own, `#[derive(Cleanup)]` on it so it closes as a nested group"
 )]
 pub trait Close {

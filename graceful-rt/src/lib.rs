@@ -98,7 +98,10 @@
 //! `BufWriter<File>`), and, one crate feature each: tokio-util's
 //! `CancellationToken` (cancelled) and `TaskTracker` (closed, then waited
 //! for) with `tokio-util`; `sqlx`, `deadpool-postgres`, `redis`,
-//! `async-nats` and `lapin` for their clients.
+//! `async-nats` and `lapin` for their clients; `opentelemetry` for the
+//! OpenTelemetry SDK's tracer, meter and logger providers (flushed, then
+//! shut down, on a thread of their own: tag them `after` everything else,
+//! so the spans of the drain and of the other closes are exported).
 //!
 //! [`Tasks`] runs named background tasks under the shutdown: one that fails
 //! or panics starts it (exit code 1), and, tagged `#[cleanup]`, closing

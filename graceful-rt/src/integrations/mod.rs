@@ -7,6 +7,8 @@ mod async_nats;
 mod deadpool_postgres;
 #[cfg(feature = "lapin")]
 mod lapin;
+#[cfg(feature = "opentelemetry")]
+mod opentelemetry;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "sqlx")]
