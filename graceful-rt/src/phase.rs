@@ -18,6 +18,11 @@ use crate::systemd::Notifier;
 use crate::timeline::Timeline;
 use crate::watchdog;
 
+/// How long a second path to the exit (the deadline's thread, a second
+/// Ctrl-C) waits for the first to finish writing the report before it
+/// exits without it.
+const REPORT_GRACE: Duration = Duration::from_millis(100);
+
 pub(crate) struct PhaseMachine {
     timeout: Duration,
     report_path: Option<PathBuf>,
@@ -173,9 +178,13 @@ impl PhaseMachine {
         let report = {
             let mut state = self.state();
             if let Some(code) = state.exiting {
-                // Another path is already writing the report and exiting; it
-                // may be stuck on a slow disk, so do not wait for it.
+                // Another path is writing the report and exiting: the
+                // cleanup that ended just before the deadline, say, when
+                // this is the deadline's thread. Give it a moment to finish
+                // (its own exit ends this wait), but no more: it may be
+                // stuck on a slow disk.
                 drop(state);
+                std::thread::sleep(REPORT_GRACE);
                 std::process::exit(code);
             }
             let report = self.report(&state, forced, Instant::now());
