@@ -1,5 +1,6 @@
 //! HTTP draining that drops nothing, for axum and any tower service over
-//! hyper (feature `axum`).
+//! hyper (as a make-service: see [`MakeService`]), on any listener axum
+//! takes (feature `axum`).
 //!
 //! [`serve`] runs a server until the shutdown, then drains it along the
 //! shutdown's timeline:
