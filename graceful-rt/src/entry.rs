@@ -4,7 +4,6 @@
 
 use std::fmt::Debug;
 use std::future::{Future, poll_fn};
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -18,6 +17,7 @@ use crate::log;
 use crate::phase::{Main, PhaseMachine};
 use crate::shutdown::Shutdown;
 use crate::signal;
+use crate::unwind::CatchUnwind;
 
 /// What a `#[graceful_main]` function may return: `()`, `Result<(), E>`, a
 /// state to clean up (`S: Cleanup`), or `Result<S, E>`, where `E: Debug`.
@@ -154,14 +154,7 @@ where
         // Main is polled inside `catch_unwind` so a panic still ends with a
         // report and the documented code rather than tearing the runtime down.
         let main = main_then_cleanup(body, config.main_takes_shutdown, &shutdown, &machine);
-        let mut main = pin!(main);
-        poll_fn(
-            |cx| match panic::catch_unwind(AssertUnwindSafe(|| main.as_mut().poll(cx))) {
-                Ok(poll) => poll.map(Ok),
-                Err(payload) => Poll::Ready(Err(payload)),
-            },
-        )
-        .await
+        CatchUnwind(pin!(main)).await
     });
     if lifetime.is_err() {
         // The panic hook has printed the message.

@@ -189,6 +189,7 @@ mod signal;
 mod systemd;
 mod tasks;
 mod timeline;
+mod unwind;
 mod watchdog;
 
 pub use cause::Cause;

@@ -4,14 +4,13 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
+use std::panic;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::task::{Context, Poll};
 
 use tokio::sync::Notify;
 
-use crate::cleanup::{BoxError, CleanupPlan, PlanOptions, error_chain, panic_message};
+use crate::cleanup::{BoxError, CleanupPlan, PlanOptions, error_chain};
+use crate::unwind::CatchUnwind;
 use crate::{Close, Shutdown, log};
 
 /// Named background tasks that the shutdown supervises: a mailer, a queue
@@ -166,10 +165,7 @@ impl Tasks {
         }
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
-            let caught = CatchUnwind {
-                future: Box::pin(task),
-            };
-            let ended = match caught.await {
+            let ended = match CatchUnwind(Box::pin(task)).await {
                 Ok(Ok(())) => Ended::Finished,
                 Ok(Err(error)) => Ended::Failed(error_chain(&*error.into())),
                 Err(message) => Ended::Panicked(message),
@@ -218,27 +214,20 @@ impl Inner {
 }
 
 impl Task {
-    /// Waits until the task has ended, and says how: an error for a task
-    /// that failed, and for one that panicked, that panic again (without
-    /// the panic hook, which has already reported it), so that the report
-    /// says `panicked`.
-    async fn join(&self) -> Result<(), BoxError> {
+    /// Waits until the task has ended, and says how.
+    async fn ended(&self) -> &Ended {
         crate::notify::until(&self.done, || self.ended.get().is_some()).await;
-        match self.ended.get() {
-            Some(Ended::Failed(error)) => Err(error.clone().into()),
-            Some(Ended::Panicked(message)) => panic::resume_unwind(Box::new(message.clone())),
-            _ => Ok(()),
-        }
+        self.ended.get().expect("waited until it ended")
     }
 
-    /// Like [`join`](Task::join), with a panic as an error: for a close
-    /// of its own, which waits for every task.
-    async fn outcome(&self) -> Result<(), String> {
-        crate::notify::until(&self.done, || self.ended.get().is_some()).await;
-        match self.ended.get() {
-            Some(Ended::Failed(error)) => Err(error.clone()),
-            Some(Ended::Panicked(message)) => Err(format!("panicked: {message}")),
-            _ => Ok(()),
+    /// Waits until the task has ended: an error for a task that failed, and
+    /// for one that panicked, that panic again (without the panic hook,
+    /// which has already reported it), so that the report says `panicked`.
+    async fn join(&self) -> Result<(), BoxError> {
+        match self.ended().await {
+            Ended::Finished => Ok(()),
+            Ended::Failed(error) => Err(error.clone().into()),
+            Ended::Panicked(message) => panic::resume_unwind(Box::new(message.clone())),
         }
     }
 }
@@ -249,8 +238,12 @@ impl Close for Tasks {
         let tasks = self.inner.lock().clone();
         let mut failed = Vec::new();
         for task in &tasks {
-            if let Err(error) = task.outcome().await {
-                failed.push(format!("{}: {error}", task.name));
+            match task.ended().await {
+                Ended::Finished => {}
+                Ended::Failed(error) => failed.push(format!("{}: {error}", task.name)),
+                Ended::Panicked(message) => {
+                    failed.push(format!("{}: panicked: {message}", task.name));
+                }
             }
         }
         if failed.is_empty() {
@@ -290,26 +283,6 @@ impl fmt::Debug for Tasks {
         f.debug_struct("Tasks")
             .field("running", &self.running())
             .finish_non_exhaustive()
-    }
-}
-
-/// A task's future, with a panic turned into its message.
-struct CatchUnwind<F> {
-    future: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.future.as_mut();
-        // A task that panicked is never polled again, so whatever state the
-        // panic left behind is not observed: asserting unwind safety is sound.
-        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
-        }
     }
 }
 

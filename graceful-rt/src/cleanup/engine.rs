@@ -2,17 +2,16 @@
 //! concurrently with the others; each is caught if it panics and cut if it
 //! outlives its timeout or the deadline, so no close can stop the rest.
 
-use std::any::Any;
 use std::future::{Future, poll_fn};
-use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::plan::{CloseFuture, PlannedClose};
-use super::{CleanupPlan, CleanupReport, CloseOutcome, CloseReport};
+use super::plan::PlannedClose;
+use super::{BoxError, CleanupPlan, CleanupReport, CloseOutcome, CloseReport};
 use crate::duration;
 use crate::log;
+use crate::unwind::CatchUnwind;
 
 /// Told when each close starts and ends (the phase machine, so the deadline
 /// can say what was still pending).
@@ -190,7 +189,7 @@ fn launch<'a>(
         (Some(own), Some(shutdown)) => Some(if own.0 <= shutdown.0 { own } else { shutdown }),
         (own, shutdown) => own.or(shutdown),
     };
-    let caught = CatchUnwind(planned.future);
+    let caught = async move { outcome(CatchUnwind(planned.future).await) };
     let future: Guarded<'a> = match limit {
         None => Box::pin(caught),
         Some((at, _)) => Box::pin(async move {
@@ -247,23 +246,12 @@ fn log_end(report: &CloseReport) {
     }
 }
 
-/// Turns a panic inside a close into [`CloseOutcome::Panicked`] and an error
-/// into [`CloseOutcome::Failed`].
-struct CatchUnwind<'a>(CloseFuture<'a>);
-
-impl Future for CatchUnwind<'_> {
-    type Output = CloseOutcome;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CloseOutcome> {
-        let future = &mut self.0;
-        // A close that panicked is never polled again, so whatever state the
-        // panic left behind is not observed: asserting unwind safety is sound.
-        match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(()))) => Poll::Ready(CloseOutcome::Closed),
-            Ok(Poll::Ready(Err(error))) => Poll::Ready(CloseOutcome::Failed(error_chain(&*error))),
-            Err(payload) => Poll::Ready(CloseOutcome::Panicked(panic_message(&*payload))),
-        }
+/// How a close ended, from its result or the message of its panic.
+fn outcome(caught: Result<Result<(), BoxError>, String>) -> CloseOutcome {
+    match caught {
+        Ok(Ok(())) => CloseOutcome::Closed,
+        Ok(Err(error)) => CloseOutcome::Failed(error_chain(&*error)),
+        Err(message) => CloseOutcome::Panicked(message),
     }
 }
 
@@ -281,16 +269,6 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     message
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }
 
 #[cfg(test)]

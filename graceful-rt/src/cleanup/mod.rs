@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use plan::{CleanupPlan, PlanOptions};
 pub use report::{CleanupReport, CloseOutcome, CloseReport};
 
-pub(crate) use engine::{Observer, error_chain, panic_message, run};
+pub(crate) use engine::{Observer, error_chain, run};
 
 /// The error a close returns: any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
