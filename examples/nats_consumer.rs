@@ -58,7 +58,9 @@
 //! `#[graceful_main]` program. It prints `consuming STREAM/CONSUMER` on
 //! stderr once its consumer is ready.
 
-use std::str::FromStr as _;
+#[path = "consumers/jobs.rs"]
+mod jobs;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,20 +68,16 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt as _;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
-use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use jobs::{Error, Jobs, env_or, message_id};
+use sqlx::postgres::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The window: at most this many messages in progress, and unacked (the
 /// consumer's `max_ack_pending`).
 const WINDOW: usize = 16;
 /// How long the server holds a pull request that is not yet full.
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
-/// The work each message takes before its side effect.
-const WORK: Duration = Duration::from_millis(5);
 
 /// What the consumer holds, closed once `main` has stopped pulling.
 #[derive(Cleanup)]
@@ -96,23 +94,12 @@ struct Consumer {
     nats: async_nats::Client,
 }
 
-/// What each message's task needs.
-#[derive(Clone)]
-struct Handler {
-    db: PgPool,
-    /// `INSERT INTO <table> ...`, made once.
-    insert: Arc<str>,
-    run: Arc<str>,
-}
-
 #[graceful_main(timeout = "10s")]
 async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
     let stream_name = env_or("STREAM", "GRACEFUL_JOBS");
     let durable = env_or("CONSUMER", "graceful-worker");
     let ack_wait = Duration::from_secs(env_or("ACK_WAIT", "30").parse()?);
-    let table = table_name()?;
-    let run: Arc<str> = env_or("CONSUMER_RUN", &format!("pid-{}", std::process::id())).into();
-    let db = open_database(&table).await?;
+    let jobs = Jobs::open().await?;
 
     let nats_url = env_or("NATS_URL", "nats://127.0.0.1:4222");
     let nats = async_nats::connect(&nats_url)
@@ -142,11 +129,6 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
     eprintln!("consuming {stream_name}/{durable}");
     shutdown.ready();
 
-    let handler = Handler {
-        db: db.clone(),
-        insert: format!("INSERT INTO {table} (message_id, consumer_run) VALUES ($1, $2)").into(),
-        run,
-    };
     let work = TaskTracker::new();
     let window = Arc::new(Semaphore::new(WINDOW));
     let mut received = 0_u64;
@@ -183,7 +165,7 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
                 Ok(message) => {
                     received += 1;
                     let permit = room.pop().expect("a batch never exceeds its size");
-                    work.spawn(handler.clone().handle(message, permit));
+                    work.spawn(handle(jobs.clone(), message, permit));
                 }
                 Err(error) => eprintln!("pull request: {error}"),
             }
@@ -193,77 +175,30 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
         "stopped pulling from {stream_name}/{durable} after {received} messages; {} in progress",
         work.len()
     );
-    Ok(Consumer { work, db, nats })
+    Ok(Consumer {
+        work,
+        db: jobs.db,
+        nats,
+    })
 }
 
-impl Handler {
-    /// The work, the row, then the ack: a message is acked only once its
-    /// row is stored. The window's slot is freed when it is done.
-    async fn handle(self, message: jetstream::Message, _slot: OwnedSemaphorePermit) {
-        let id = std::str::from_utf8(&message.payload)
-            .ok()
-            .and_then(|payload| payload.trim().parse::<i64>().ok());
-        let Some(id) = id else {
-            eprintln!("terminating a message whose payload is not an id");
-            let _ = message.ack_with(AckKind::Term).await;
-            return;
-        };
-        tokio::time::sleep(WORK).await;
-        let inserted = sqlx::query(AssertSqlSafe(Arc::clone(&self.insert)))
-            .bind(id)
-            .bind(&*self.run)
-            .execute(&self.db)
-            .await;
-        // The ack is buffered by the client; the client's close flushes it.
-        let acked = match inserted {
-            Ok(_) => message.ack().await,
-            Err(error) => {
-                eprintln!("message {id}: {error}; nacked");
-                message.ack_with(AckKind::Nak(None)).await
-            }
-        };
-        if let Err(error) = acked {
-            eprintln!("message {id}: cannot ack: {error}");
+/// The job, then the ack: a message is acked only once its row is
+/// stored. The window's slot is freed when it is done.
+async fn handle(jobs: Jobs, message: jetstream::Message, _slot: OwnedSemaphorePermit) {
+    let Some(id) = message_id(&message.payload) else {
+        eprintln!("terminating a message whose payload is not an id");
+        let _ = message.ack_with(AckKind::Term).await;
+        return;
+    };
+    // The ack is buffered by the client; the client's close flushes it.
+    let acked = match jobs.process(id).await {
+        Ok(()) => message.ack().await,
+        Err(error) => {
+            eprintln!("message {id}: {error}; nacked");
+            message.ack_with(AckKind::Nak(None)).await
         }
+    };
+    if let Err(error) = acked {
+        eprintln!("message {id}: cannot ack: {error}");
     }
-}
-
-/// `TABLE`, checked, since it goes into the SQL text.
-fn table_name() -> Result<String, Error> {
-    let table = env_or("TABLE", "graceful_jobs");
-    let valid = table
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(table)
-    } else {
-        Err(format!("TABLE={table:?}: use letters, digits and `_` only").into())
-    }
-}
-
-async fn open_database(table: &str) -> Result<PgPool, Error> {
-    let url = env_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
-    let db = PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(PgConnectOptions::from_str(&url)?)
-        .await
-        .map_err(|error| format!("cannot connect to {url}: {error}"))?;
-    // No unique key on message_id, on purpose: see the module's docs.
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE TABLE IF NOT EXISTS {table} (
-            message_id BIGINT NOT NULL,
-            consumer_run TEXT NOT NULL,
-            processed_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )"
-    )))
-    .execute(&db)
-    .await?;
-    Ok(db)
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

@@ -51,12 +51,12 @@
 //! `#[graceful_main]` program. It prints `consuming QUEUE` on stderr once
 //! its consumer is registered.
 
-use std::str::FromStr as _;
-use std::sync::Arc;
-use std::time::Duration;
+#[path = "consumers/jobs.rs"]
+mod jobs;
 
 use futures_util::StreamExt as _;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
+use jobs::{Error, Jobs, env_or, message_id};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -64,17 +64,12 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
-use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use tokio_util::task::TaskTracker;
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The prefetch window: at most this many messages unacked, all processed
 /// concurrently.
 const PREFETCH: u16 = 16;
-/// The work each message takes before its side effect.
-const WORK: Duration = Duration::from_millis(5);
 
 /// What the consumer holds, closed once `main` has stopped consuming.
 #[derive(Cleanup)]
@@ -93,21 +88,10 @@ struct Consumer {
     connection: Connection,
 }
 
-/// What each message's task needs.
-#[derive(Clone)]
-struct Handler {
-    db: PgPool,
-    /// `INSERT INTO <table> ...`, made once.
-    insert: Arc<str>,
-    run: Arc<str>,
-}
-
 #[graceful_main(timeout = "10s")]
 async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
     let queue = env_or("QUEUE", "graceful.jobs");
-    let table = table_name()?;
-    let run: Arc<str> = env_or("CONSUMER_RUN", &format!("pid-{}", std::process::id())).into();
-    let db = open_database(&table).await?;
+    let jobs = Jobs::open().await?;
 
     let amqp_url = env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
     let connection = Connection::connect(&amqp_url, ConnectionProperties::default())
@@ -141,11 +125,6 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
     eprintln!("consuming {queue}");
     shutdown.ready();
 
-    let handler = Handler {
-        db: db.clone(),
-        insert: format!("INSERT INTO {table} (message_id, consumer_run) VALUES ($1, $2)").into(),
-        run,
-    };
     let work = TaskTracker::new();
     let mut received = 0_u64;
     let mut cancelled = false;
@@ -166,7 +145,7 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
             delivery = deliveries.next() => match delivery {
                 Some(Ok(delivery)) => {
                     received += 1;
-                    work.spawn(handler.clone().handle(delivery));
+                    work.spawn(handle(jobs.clone(), delivery));
                 }
                 Some(Err(error)) => return Err(error.into()),
                 // Cancelled, by us or by the broker (queue deleted).
@@ -177,84 +156,32 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
     eprintln!("{received} messages received; finishing those in progress");
     Ok(Consumer {
         work,
-        db,
+        db: jobs.db,
         channel,
         connection,
     })
 }
 
-impl Handler {
-    /// The work, the row, then the ack: a message is acked only once its
-    /// row is stored.
-    async fn handle(self, delivery: Delivery) {
-        let id = std::str::from_utf8(&delivery.data)
-            .ok()
-            .and_then(|body| body.trim().parse::<i64>().ok());
-        let Some(id) = id else {
-            eprintln!("rejecting a message whose body is not an id");
-            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-            return;
-        };
-        tokio::time::sleep(WORK).await;
-        let inserted = sqlx::query(AssertSqlSafe(Arc::clone(&self.insert)))
-            .bind(id)
-            .bind(&*self.run)
-            .execute(&self.db)
-            .await;
-        let acked = match inserted {
-            Ok(_) => delivery.ack(BasicAckOptions::default()).await,
-            Err(error) => {
-                eprintln!("message {id}: {error}; requeued");
-                delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await
-            }
-        };
-        if let Err(error) = acked {
-            eprintln!("message {id}: cannot ack: {error}");
+/// The job, then the ack: a message is acked only once its row is stored.
+async fn handle(jobs: Jobs, delivery: Delivery) {
+    let Some(id) = message_id(&delivery.data) else {
+        eprintln!("rejecting a message whose body is not an id");
+        let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+        return;
+    };
+    let acked = match jobs.process(id).await {
+        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+        Err(error) => {
+            eprintln!("message {id}: {error}; requeued");
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
         }
+    };
+    if let Err(error) = acked {
+        eprintln!("message {id}: cannot ack: {error}");
     }
-}
-
-/// `TABLE`, checked, since it goes into the SQL text.
-fn table_name() -> Result<String, Error> {
-    let table = env_or("TABLE", "graceful_jobs");
-    let valid = table
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(table)
-    } else {
-        Err(format!("TABLE={table:?}: use letters, digits and `_` only").into())
-    }
-}
-
-async fn open_database(table: &str) -> Result<PgPool, Error> {
-    let url = env_or("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
-    let db = PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(PgConnectOptions::from_str(&url)?)
-        .await
-        .map_err(|error| format!("cannot connect to {url}: {error}"))?;
-    // No unique key on message_id, on purpose: see the module's docs.
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE TABLE IF NOT EXISTS {table} (
-            message_id BIGINT NOT NULL,
-            consumer_run TEXT NOT NULL,
-            processed_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )"
-    )))
-    .execute(&db)
-    .await?;
-    Ok(db)
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
