@@ -47,7 +47,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, ConnectionProperties};
 use sqlx::{AssertSqlSafe, PgPool};
-use support::servers::{self, NATS, POSTGRES, RABBITMQ};
+use support::servers::{self, NATS, POSTGRES, RABBITMQ, amqp_channel, amqp_ready};
 use support::{Exit, Process, Signal};
 use tokio::runtime::Runtime;
 
@@ -226,13 +226,6 @@ fn runtime() -> Runtime {
     tokio::runtime::Runtime::new().expect("cannot start a tokio runtime")
 }
 
-async fn amqp_channel() -> lapin::Result<lapin::Channel> {
-    lapin::Connection::connect(RABBITMQ.url, ConnectionProperties::default())
-        .await?
-        .create_channel()
-        .await
-}
-
 /// The table's rows: (all, distinct ids in 0..MESSAGES, outside it).
 async fn rows(db: &PgPool, table: &str) -> (i64, i64, i64) {
     sqlx::query_as(AssertSqlSafe(format!(
@@ -315,24 +308,6 @@ async fn publish(broker: Broker, name: &str) {
             client.drain().await.unwrap();
         }
     }
-}
-
-/// Messages ready in the queue (not counting those delivered and unacked).
-async fn amqp_ready(queue: &str) -> u32 {
-    let channel = amqp_channel().await.expect("cannot connect to RabbitMQ");
-    let declared = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("no queue {queue}: {error}"));
-    let _ = channel.close(200, "OK".into()).await;
-    declared.message_count()
 }
 
 /// A connection to the broker, to ask what it still holds for the

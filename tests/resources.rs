@@ -12,11 +12,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
+use lapin::options::QueueDeleteOptions;
 use serde_json::Value;
 use support::http::{self, Response};
-use support::servers::{self, FullStack, NATS, POSTGRES, PrivatePostgres, RABBITMQ, REDIS};
+use support::servers::{
+    self, FullStack, NATS, POSTGRES, PrivatePostgres, RABBITMQ, REDIS, amqp_channel, amqp_ready,
+};
 use support::{Exit, Signal};
 
 /// How long a client waits for an answer before calling it lost.
@@ -105,13 +106,6 @@ impl Drop for Leftovers {
 async fn redis_connection() -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     redis::Client::open(REDIS.url)?
         .get_multiplexed_async_connection()
-        .await
-}
-
-async fn amqp_channel() -> lapin::Result<lapin::Channel> {
-    lapin::Connection::connect(RABBITMQ.url, lapin::ConnectionProperties::default())
-        .await?
-        .create_channel()
         .await
 }
 
@@ -338,21 +332,7 @@ fn every_amqp_message_published_just_before_sigterm_is_confirmed_and_queued() {
     eprintln!("jobs: exit {:?} after SIGTERM", exit.at - sent);
 
     let queue = format!("{run_id}.jobs");
-    let queued = runtime().block_on(async {
-        let channel = amqp_channel().await.expect("cannot connect to RabbitMQ");
-        let declared = channel
-            .queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap_or_else(|error| panic!("no queue {queue}: {error}"));
-        declared.message_count()
-    });
+    let queued = runtime().block_on(amqp_ready(&queue));
     exited_cleanly(&exit);
     assert_eq!(queued, 500, "messages lost: {queued} of 500 queued");
 }

@@ -265,3 +265,29 @@ fn run(command: &mut Command) -> Output {
     );
     output
 }
+
+/// A channel on the machine's RabbitMQ.
+pub async fn amqp_channel() -> lapin::Result<lapin::Channel> {
+    lapin::Connection::connect(RABBITMQ.url, lapin::ConnectionProperties::default())
+        .await?
+        .create_channel()
+        .await
+}
+
+/// Messages ready in `queue` (not counting those delivered and unacked).
+pub async fn amqp_ready(queue: &str) -> u32 {
+    let channel = amqp_channel().await.expect("cannot connect to RabbitMQ");
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..lapin::options::QueueDeclareOptions::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("no queue {queue}: {error}"));
+    let _ = channel.close(200, "OK".into()).await;
+    declared.message_count()
+}
