@@ -387,11 +387,11 @@ fn wrk(address: SocketAddr) -> (f64, f64) {
 }
 
 /// Figure 4: throughput and p99 of ours against plain axum, alternating.
-fn hot_path(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Spread> {
+fn hot_path(ours: &Contender, plain: &Contender, pairs: usize) -> BTreeMap<&'static str, Spread> {
     let (mut rps_ratio, mut p99_ratio) = (Vec::new(), Vec::new());
     let (mut our_rps, mut plain_rps, mut our_p99, mut plain_p99) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs(5) {
+    for _ in 0..pairs {
         let running = plain.start();
         let (prps, pp99) = wrk(running.address);
         running.terminate();
@@ -415,45 +415,29 @@ fn hot_path(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Sprea
     ])
 }
 
-/// Figure 10: the same app served by ours and by plain `axum::serve`, in
-/// interleaved pairs: each pair loads both with wrk, then stops each idle
-/// three times.
+/// Figure 10: the same app served by ours and by plain `axum::serve`: the
+/// hot path's interleaved wrk pairs, then three times as many interleaved
+/// pairs of idle stops.
 fn same_app(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Spread> {
-    let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
-    for _ in 0..runs(7) {
-        let load = |contender: &Contender| {
-            let running = contender.start();
-            let measured = wrk(running.address);
-            running.terminate();
-            measured
-        };
-        let (plain_rps, plain_p99) = load(plain);
-        let (ours_rps, ours_p99) = load(ours);
-        for (key, value) in [
-            ("rps_ratio", ours_rps / plain_rps),
-            ("p99_ratio", ours_p99 / plain_p99),
-            ("ours_rps", ours_rps),
-            ("plain_rps", plain_rps),
-            ("ours_p99_ms", ours_p99),
-            ("plain_p99_ms", plain_p99),
-        ] {
-            values.entry(key).or_default().push(value);
-        }
-        for _ in 0..3 {
-            let plain_exit = ms(plain.start().terminate().0);
-            let ours_exit = ms(ours.start().terminate().0);
-            values.entry("plain_exit_ms").or_default().push(plain_exit);
-            values.entry("ours_exit_ms").or_default().push(ours_exit);
-            values
-                .entry("exit_difference_ms")
-                .or_default()
-                .push(ours_exit - plain_exit);
-        }
+    let pairs = runs(7);
+    let mut figures = hot_path(ours, plain, pairs);
+    let mut exits: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for _ in 0..pairs * 3 {
+        let plain_exit = ms(plain.start().terminate().0);
+        let ours_exit = ms(ours.start().terminate().0);
+        exits.entry("plain_exit_ms").or_default().push(plain_exit);
+        exits.entry("ours_exit_ms").or_default().push(ours_exit);
+        exits
+            .entry("exit_difference_ms")
+            .or_default()
+            .push(ours_exit - plain_exit);
     }
-    values
-        .into_iter()
-        .map(|(key, values)| (key, Spread::of(values)))
-        .collect()
+    figures.extend(
+        exits
+            .into_iter()
+            .map(|(key, values)| (key, Spread::of(values))),
+    );
+    figures
 }
 
 /// Figure 5: RSS growth per idle keep-alive connection, over 2,000.
@@ -939,7 +923,7 @@ fn main() {
                     }
                 }
                 "hot" => {
-                    for (key, spread) in hot_path(&ours, &axum) {
+                    for (key, spread) in hot_path(&ours, &axum, runs(5)) {
                         println!("hot {key}: {}", spread.text(3));
                     }
                 }
@@ -1010,7 +994,7 @@ fn main() {
         .map(|contender| overhang(contender))
         .collect();
     eprintln!("4. hot path (wrk, alternating rounds)");
-    let hot = hot_path(&ours, &axum);
+    let hot = hot_path(&ours, &axum, runs(5));
     eprintln!("5. memory per idle connection");
     let memory: Vec<Spread> = [&ours, &axum]
         .iter()
