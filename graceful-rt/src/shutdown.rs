@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::cause::Cause;
 use crate::duration;
 use crate::log;
+use crate::phase::PhaseMachine;
+use crate::signal::Signal;
+use crate::timeline::Timeline;
 
 /// How far under the system's kill budget (Windows' Ctrl-Close) the
 /// shutdown's deadline is put: the process must have exited by then.
 const KILL_MARGIN: Duration = Duration::from_millis(500);
-use crate::cause::Cause;
-use crate::phase::PhaseMachine;
-use crate::signal::Signal;
-use crate::timeline::Timeline;
 
 /// A handle on the process's shutdown: cheap to clone, shared by every part
 /// of the application that has to stop.
