@@ -96,7 +96,7 @@ fn a_passed_socket_of_the_wrong_kind_is_refused_with_a_clear_error() {
     assert_ne!(exit.code(), Some(0), "{}", exit.stderr_text());
     assert!(
         exit.stderr_text().contains(
-            "the socket passed as fd 3 is not a stream socket, not a listening TCP socket"
+            "the socket passed as fd 3 by the service manager is not a stream socket, not a listening TCP socket"
         ),
         "{}",
         exit.stderr_text()

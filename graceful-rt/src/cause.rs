@@ -18,6 +18,11 @@ pub enum Cause {
     /// A task of [`Tasks`](crate::Tasks) returned an error or panicked:
     /// its name. The log says what went wrong, and the exit code is 1.
     TaskFailed(&'static str),
+    /// An upgrade by hand-off: the new process (its PID) said it is ready
+    /// and serves from the listening sockets this one handed over; this one
+    /// drains and exits, with no lame duck. See
+    /// [`Shutdown::upgrade`](crate::Shutdown::upgrade).
+    Upgraded(u32),
 }
 
 impl fmt::Display for Cause {
@@ -27,6 +32,7 @@ impl fmt::Display for Cause {
             Cause::Triggered => f.write_str("trigger"),
             Cause::MainReturned => f.write_str("main_returned"),
             Cause::TaskFailed(name) => write!(f, "task {name} failed"),
+            Cause::Upgraded(_) => f.write_str("upgrade"),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! | `GRACEFUL_TIMEOUT` | replaces the attribute's `timeout` (same forms: `"500ms"`, `"15s"`, `"1m30s"`); an invalid value refuses to start with exit code 2 |
 //! | `GRACEFUL_DRAIN_DELAY` | replaces the attribute's `drain_delay` (`"0s"` for none); it must be shorter than the timeout |
 //! | `GRACEFUL_REPORT` | a file path: the shutdown report is written there as JSON |
+//! | `GRACEFUL_PID_FILE` | a file path: it always holds the PID of the process in charge (rewritten by the new process of an upgrade once it is ready) |
+//! | `GRACEFUL_UPGRADE_TIMEOUT` | how long the new process of an upgrade has to be ready (default 30 s); an invalid value refuses to start with exit code 2 |
 //! | `GRACEFUL_SUPERVISOR_BUDGET` | how long the supervisor waits between SIGTERM and SIGKILL (Docker's `--stop-timeout`, Kubernetes' `terminationGracePeriodSeconds` minus any preStop hook); a timeout that does not fit is warned about at startup |
 
 use std::ffi::OsString;
@@ -24,6 +26,11 @@ pub(crate) const DRAIN_DELAY_VAR: &str = "GRACEFUL_DRAIN_DELAY";
 pub(crate) const SUPERVISOR_BUDGET_VAR: &str = "GRACEFUL_SUPERVISOR_BUDGET";
 /// The variable naming the JSON report's path.
 pub(crate) const REPORT_VAR: &str = "GRACEFUL_REPORT";
+/// The variable bounding the wait for an upgrade's new process.
+pub(crate) const UPGRADE_TIMEOUT_VAR: &str = "GRACEFUL_UPGRADE_TIMEOUT";
+/// How long an upgrade's new process has to be ready, unless
+/// [`UPGRADE_TIMEOUT_VAR`] says otherwise.
+pub(crate) const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The configuration `#[graceful_main]` compiles into `main`.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +49,17 @@ pub struct MainConfig {
     /// Whether main takes the `Shutdown`. If it does not, it cannot stop by
     /// itself, so it is dropped when the shutdown starts.
     pub main_takes_shutdown: bool,
+    /// The signal that starts an upgrade by hand-off, if any.
+    pub upgrade: Option<Signal>,
 }
+
+/// The upgrade signal when the attribute names none: SIGUSR2 on Unix, none
+/// elsewhere.
+pub const DEFAULT_UPGRADE: Option<Signal> = if cfg!(unix) {
+    Some(Signal::User2)
+} else {
+    None
+};
 
 /// The tokio runtime flavor, as in `#[tokio::main]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +80,10 @@ pub(crate) struct Settings {
     /// How long the supervisor waits between SIGTERM and SIGKILL, if told.
     pub(crate) supervisor_budget: Option<Duration>,
     pub(crate) report_path: Option<PathBuf>,
+    pub(crate) pid_file: Option<PathBuf>,
+    /// How long an upgrade's new process has to be ready (Unix).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) upgrade_timeout: Duration,
 }
 
 /// An environment variable that cannot be used.
@@ -173,15 +194,17 @@ impl Settings {
                 timeout,
             });
         }
-        let report_path = env(REPORT_VAR)
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from);
+        let upgrade_timeout = duration_var(UPGRADE_TIMEOUT_VAR, duration::parse)?
+            .map_or(DEFAULT_UPGRADE_TIMEOUT, |(bound, _)| bound);
+        let path = |var| env(var).filter(|path| !path.is_empty()).map(PathBuf::from);
         Ok(Settings {
             timeout,
             drain_delay,
             overrides,
             supervisor_budget,
-            report_path,
+            report_path: path(REPORT_VAR),
+            pid_file: path(crate::pid_file::PID_FILE_VAR),
+            upgrade_timeout,
         })
     }
 }
@@ -197,6 +220,7 @@ mod tests {
         flavor: Flavor::MultiThread,
         worker_threads: None,
         main_takes_shutdown: true,
+        upgrade: DEFAULT_UPGRADE,
     };
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
@@ -214,6 +238,8 @@ mod tests {
         assert_eq!(settings.drain_delay, Duration::ZERO);
         assert!(settings.overrides.is_empty());
         assert_eq!(settings.report_path, None);
+        assert_eq!(settings.pid_file, None);
+        assert_eq!(settings.upgrade_timeout, DEFAULT_UPGRADE_TIMEOUT);
     }
 
     #[test]
@@ -222,8 +248,12 @@ mod tests {
             ("GRACEFUL_TIMEOUT", "1m30s"),
             ("GRACEFUL_DRAIN_DELAY", "5s"),
             ("GRACEFUL_REPORT", "/tmp/r.json"),
+            ("GRACEFUL_PID_FILE", "/run/service.pid"),
+            ("GRACEFUL_UPGRADE_TIMEOUT", "2m"),
         ];
         let settings = Settings::resolve(&CONFIG, env(&vars)).unwrap();
+        assert_eq!(settings.pid_file, Some(PathBuf::from("/run/service.pid")));
+        assert_eq!(settings.upgrade_timeout, Duration::from_secs(120));
         assert_eq!(settings.timeout, Duration::from_secs(90));
         assert_eq!(settings.drain_delay, Duration::from_secs(5));
         assert_eq!(

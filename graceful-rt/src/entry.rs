@@ -119,7 +119,13 @@ where
     if let Some(warning) = settings.budget_warning() {
         log::warning!("{warning}");
     }
-    let machine = Arc::new(PhaseMachine::new(settings.timeout, settings.report_path));
+    #[cfg(unix)]
+    crate::upgrade::prepare(settings.upgrade_timeout);
+    let machine = Arc::new(PhaseMachine::new(
+        settings.timeout,
+        settings.report_path,
+        settings.pid_file,
+    ));
     let shutdown = Shutdown::with_process(
         settings.timeout,
         settings.drain_delay,
@@ -127,7 +133,16 @@ where
     );
     // Before the runtime and before main: from here on a signal is ours.
     let listener = shutdown.clone();
-    if let Err(error) = signal::listen(config.signals, move |signal| listener.on_signal(signal)) {
+    let upgrade = config.upgrade;
+    let signals: Vec<_> = config.signals.iter().copied().chain(upgrade).collect();
+    let received = move |signal| {
+        if Some(signal) == upgrade {
+            listener.upgrade();
+        } else {
+            listener.on_signal(signal);
+        }
+    };
+    if let Err(error) = signal::listen(&signals, received) {
         log::error!("cannot install the signal handlers: {error}. Refusing to start.");
         std::process::exit(exit_code::FAILED);
     }

@@ -182,7 +182,10 @@ mod integrations;
 pub mod listen;
 mod log;
 mod notify;
+#[cfg(unix)]
+mod passed;
 mod phase;
+mod pid_file;
 pub mod report;
 mod shutdown;
 mod signal;
@@ -190,6 +193,8 @@ mod systemd;
 mod tasks;
 mod timeline;
 mod unwind;
+#[cfg(unix)]
+mod upgrade;
 mod watchdog;
 
 pub use cause::Cause;
@@ -217,7 +222,7 @@ pub use tasks::{SpawnError, Tasks};
 pub mod __private {
     pub use crate::cleanup::{CleanupPlan, PlanOptions};
     pub use crate::close::{CloseWith, close_cleanup};
-    pub use crate::config::{Flavor, MainConfig};
+    pub use crate::config::{DEFAULT_UPGRADE, Flavor, MainConfig};
     pub use crate::entry::{MainResult, into_state, result_into_state, run};
     pub use crate::shutdown::Shutdown;
     pub use crate::signal::Signal;

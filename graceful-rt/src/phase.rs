@@ -13,6 +13,7 @@ use crate::cleanup::{CloseReport, Observer};
 use crate::drained::Drained;
 use crate::duration;
 use crate::log;
+use crate::pid_file;
 use crate::report::{self, CloseEntry, Outcome, Report};
 use crate::systemd::Notifier;
 use crate::timeline::Timeline;
@@ -26,6 +27,8 @@ const REPORT_GRACE: Duration = Duration::from_millis(100);
 pub(crate) struct PhaseMachine {
     timeout: Duration,
     report_path: Option<PathBuf>,
+    /// `GRACEFUL_PID_FILE`: see [`pid_file`](crate::pid_file).
+    pid_file: Option<PathBuf>,
     state: Mutex<State>,
     /// The service manager, told of each phase (systemd).
     notifier: Notifier,
@@ -70,10 +73,25 @@ pub(crate) enum Forced {
 }
 
 impl PhaseMachine {
-    pub(crate) fn new(timeout: Duration, report_path: Option<PathBuf>) -> PhaseMachine {
+    /// The machine of a process that has just started. The PID file names
+    /// it from now on, unless it is an upgrade's new process: that one
+    /// takes the file over once it is ready.
+    pub(crate) fn new(
+        timeout: Duration,
+        report_path: Option<PathBuf>,
+        pid_file: Option<PathBuf>,
+    ) -> PhaseMachine {
+        #[cfg(unix)]
+        let taking_over = crate::passed::predecessor().is_some();
+        #[cfg(not(unix))]
+        let taking_over = false;
+        if let Some(path) = pid_file.as_deref().filter(|_| !taking_over) {
+            pid_file::write(path);
+        }
         PhaseMachine {
             timeout,
             report_path,
+            pid_file,
             state: Mutex::new(State::default()),
             notifier: Notifier::from_env(),
         }
@@ -90,6 +108,12 @@ impl PhaseMachine {
         self.state().begun = Some(timeline);
         let machine = Arc::clone(self);
         watchdog::arm(timeline.deadline, move || machine.deadline_passed());
+        if let Cause::Upgraded(new_process) = timeline.cause {
+            // The service goes on, in the new process: systemd follows it,
+            // and hears no more from this one.
+            self.notifier.hand_over(new_process);
+            return;
+        }
         self.notifier.stopping(
             &format!(
                 "shutting down ({}), timeout {}",
@@ -103,6 +127,12 @@ impl PhaseMachine {
     /// The application is ready to serve.
     pub(crate) fn ready(&self) {
         self.notifier.ready();
+        #[cfg(unix)]
+        crate::upgrade::announce_ready(|| {
+            if let Some(path) = &self.pid_file {
+                pid_file::write(path);
+            }
+        });
     }
 
     /// How a drain is going, for the service manager.
@@ -204,6 +234,9 @@ impl PhaseMachine {
                     path.display()
                 );
             }
+        }
+        if let Some(path) = &self.pid_file {
+            pid_file::remove_if_ours(path);
         }
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();

@@ -199,10 +199,55 @@ impl Shutdown {
         }
     }
 
+    /// Upgrades the process by hand-off (Unix): starts the executable at the
+    /// path this process was started from, with the same arguments and
+    /// environment and with the listening sockets taken through
+    /// [`listen`](crate#listen) inherited; once the new process calls
+    /// [`ready`](Shutdown::ready), this one drains and exits as on SIGTERM
+    /// ([`Cause::Upgraded`], exit code 0). The upgrade signal (SIGUSR2 by
+    /// default) calls it.
+    ///
+    /// It returns at once; the upgrade runs on a thread of its own and logs
+    /// how it goes. The listening sockets are never closed meanwhile:
+    /// connections that arrive wait in their queue, which both processes
+    /// accept from until this one drains. If the new process exits, or is
+    /// not ready within `GRACEFUL_UPGRADE_TIMEOUT` (default 30 s), it is
+    /// sent SIGTERM and this process goes on serving. An upgrade asked for
+    /// during one, or once the shutdown has begun, is logged and ignored; a
+    /// shutdown that begins during an upgrade ends it.
+    ///
+    /// Off Unix, and on a handle made by [`Shutdown::new`], it logs that it
+    /// cannot upgrade and does nothing.
+    pub fn upgrade(&self) {
+        if self.inner.process.is_none() {
+            log::warning!(
+                "upgrade asked for on a handle not made by #[graceful_main]: nothing to upgrade"
+            );
+            return;
+        }
+        #[cfg(unix)]
+        crate::upgrade::start(self);
+        #[cfg(not(unix))]
+        log::warning!("upgrade asked for, but upgrades by hand-off need Unix: not upgrading");
+    }
+
+    /// The new process of an upgrade is ready: start the shutdown. Returns
+    /// false when it had already started.
+    #[cfg(unix)]
+    pub(crate) fn upgraded(&self, new_process: u32) -> bool {
+        self.begin(Cause::Upgraded(new_process))
+    }
+
     /// Tells the service manager that the service is ready: with the
     /// `systemd` feature, under a `Type=notify` unit, systemd gets
     /// `READY=1`. Call it once the service accepts work (after binding its
     /// listener). Without a service manager listening, it does nothing.
+    ///
+    /// In the new process of an [`upgrade`](Shutdown::upgrade), it also
+    /// tells the process it takes over from, which then drains: call it
+    /// once this process serves (its listeners are taken, its database
+    /// connected, its caches warm). The `GRACEFUL_PID_FILE` is rewritten
+    /// with this process's PID.
     pub fn ready(&self) {
         if let Some(process) = &self.inner.process {
             process.ready();
@@ -308,15 +353,21 @@ impl Shutdown {
         let mut first = false;
         let timeline = *self.inner.begun.get_or_init(|| {
             first = true;
-            Timeline::new(
-                cause,
-                Instant::now(),
-                self.budget(cause),
-                self.inner.drain_delay,
-            )
+            // After an upgrade the new process serves from the same
+            // sockets: no load balancer has to learn anything first.
+            let lame_duck = match cause {
+                Cause::Upgraded(_) => Duration::ZERO,
+                _ => self.inner.drain_delay,
+            };
+            Timeline::new(cause, Instant::now(), self.budget(cause), lame_duck)
         });
         if first {
             if let Some(process) = &self.inner.process {
+                // The kept listeners close now: a plain shutdown refuses new
+                // connections once its servers stop accepting, and a new
+                // process that took over has its own copies.
+                #[cfg(unix)]
+                crate::upgrade::shutdown_begun();
                 process.shutdown_begun(timeline);
             }
             self.inner.requested.store(true, Ordering::Release);
@@ -334,7 +385,9 @@ impl Shutdown {
             Cause::Signal(signal) => signal.kill_budget().map_or(self.inner.timeout, |kill| {
                 self.inner.timeout.min(kill.saturating_sub(KILL_MARGIN))
             }),
-            Cause::Triggered | Cause::MainReturned | Cause::TaskFailed(_) => self.inner.timeout,
+            Cause::Triggered | Cause::MainReturned | Cause::TaskFailed(_) | Cause::Upgraded(_) => {
+                self.inner.timeout
+            }
         }
     }
 

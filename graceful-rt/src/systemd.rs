@@ -2,7 +2,8 @@
 //! application says so, `STOPPING=1` at the first signal, `STATUS=` lines
 //! while draining and cleaning up, and `EXTEND_TIMEOUT_USEC` so systemd's
 //! `TimeoutStopSec` never kills a shutdown that still has time on its own
-//! clock.
+//! clock. After an upgrade by hand-off, `MAINPID=` names the new process,
+//! and the old one sends nothing more.
 //!
 //! Messages go to the datagram socket named by `NOTIFY_SOCKET` (a path, or
 //! `@name` for an abstract socket), which systemd sets for `Type=notify`
@@ -16,6 +17,8 @@ use std::time::Duration;
 pub(crate) struct Notifier {
     #[cfg(all(feature = "systemd", unix))]
     socket: Option<socket::NotifySocket>,
+    /// Set once an upgrade handed the service to a new process.
+    handed_over: std::sync::atomic::AtomicBool,
 }
 
 /// How much longer than the shutdown's own deadline systemd is asked to
@@ -28,12 +31,24 @@ impl Notifier {
         Notifier {
             #[cfg(all(feature = "systemd", unix))]
             socket: socket::NotifySocket::from_env(),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// `READY=1`.
     pub(crate) fn ready(&self) {
         self.send("READY=1\nSTATUS=ready");
+    }
+
+    /// `MAINPID=`: an upgrade's new process is ready and the service goes on
+    /// there. Nothing more is sent from this process: a `STOPPING=1` from it
+    /// would now stop the service.
+    pub(crate) fn hand_over(&self, new_process: u32) {
+        self.send(&format!(
+            "MAINPID={new_process}\nSTATUS=upgraded: pid {new_process} serves"
+        ));
+        self.handed_over
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// `STOPPING=1`, with how long the shutdown may take.
@@ -48,6 +63,11 @@ impl Notifier {
 
     #[cfg(all(feature = "systemd", unix))]
     fn send(&self, message: &str) {
+        if self.handed_over.load(std::sync::atomic::Ordering::Acquire)
+            && !message.starts_with("MAINPID=")
+        {
+            return;
+        }
         if let Some(socket) = &self.socket {
             socket.send(message);
         }

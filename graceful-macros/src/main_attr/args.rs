@@ -19,8 +19,20 @@ const SIGNALS: &str = "signals";
 const FLAVOR: &str = "flavor";
 const WORKER_THREADS: &str = "worker_threads";
 const DRAIN_DELAY: &str = "drain_delay";
+const UPGRADE: &str = "upgrade";
 const CRATE: &str = crate_path::KEY;
-const KEYS: &[&str] = &[TIMEOUT, DRAIN_DELAY, SIGNALS, FLAVOR, WORKER_THREADS, CRATE];
+const KEYS: &[&str] = &[
+    TIMEOUT,
+    DRAIN_DELAY,
+    SIGNALS,
+    UPGRADE,
+    FLAVOR,
+    WORKER_THREADS,
+    CRATE,
+];
+
+/// What `upgrade = none` is written with.
+const NONE: &str = "none";
 
 /// The timeout when the attribute gives none: a second under the 10 s
 /// Docker waits between SIGTERM and SIGKILL. Documented in graceful-rt's
@@ -76,6 +88,9 @@ pub(crate) struct MainArgs {
     pub(crate) drain_delay: Option<Duration>,
     /// The signals listed, in order.
     pub(crate) signals: Option<Vec<SignalArg>>,
+    /// `upgrade = SIGHUP` (`Some(Some(..))`) or `upgrade = none`
+    /// (`Some(None)`); `None` when not given.
+    pub(crate) upgrade: Option<Option<SignalArg>>,
     pub(crate) flavor: Option<Flavor>,
     pub(crate) worker_threads: Option<usize>,
     /// `crate = "..."`: the path of graceful-rt.
@@ -148,6 +163,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
                 drain_delay_literal = Some(value);
             }
             SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
+            UPGRADE => args.upgrade = upgrade(&up_to_comma(input)?, errors),
             FLAVOR => args.flavor = flavor(&input.parse()?, errors),
             CRATE => args.krate = crate_path::argument(&input.parse()?, errors),
             _ => {
@@ -172,6 +188,38 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
                 ),
             );
             args.drain_delay = None;
+        }
+    }
+    if let Some(Some(upgrade)) = args.upgrade {
+        let stops = match &args.signals {
+            Some(signals) => signals
+                .iter()
+                .any(|signal| signal.variant == upgrade.variant),
+            None => matches!(upgrade.variant, "Terminate" | "Interrupt"),
+        };
+        if stops {
+            let listed = if args.signals.is_some() {
+                "it is in `signals`"
+            } else {
+                "it is one of the default `signals`, SIGTERM and SIGINT"
+            };
+            let listed_names: Vec<&str> = match &args.signals {
+                Some(signals) => signals.iter().map(|signal| signal.name).collect(),
+                None => Vec::new(),
+            };
+            let free = ["SIGUSR2", "SIGHUP", "SIGUSR1"]
+                .into_iter()
+                .find(|name| !listed_names.contains(name))
+                .unwrap_or("SIGQUIT");
+            errors.at(
+                upgrade.span,
+                format!(
+                    "`{}` cannot both stop the service and upgrade it ({listed}): write another \
+                     signal for `upgrade`, such as `upgrade = {free}`",
+                    upgrade.name
+                ),
+            );
+            args.upgrade = None;
         }
     }
     if args.flavor == Some(Flavor::CurrentThread) {
@@ -269,6 +317,7 @@ fn example(key: &str) -> &'static str {
         TIMEOUT => "timeout = \"15s\"",
         DRAIN_DELAY => "drain_delay = \"5s\"",
         SIGNALS => "signals = [SIGTERM, SIGINT]",
+        UPGRADE => "upgrade = SIGUSR2",
         FLAVOR => "flavor = \"multi_thread\"",
         CRATE => "crate = \"graceful_rt\"",
         _ => "worker_threads = 4",
@@ -344,6 +393,77 @@ fn signals(value: TokenStream, errors: &mut Errors) -> Option<Vec<SignalArg>> {
         }
     }
     ok.then_some(listed)
+}
+
+/// `upgrade = SIGHUP` or `upgrade = none`: the signal that starts an
+/// upgrade by hand-off, a Unix signal.
+fn upgrade(value: &TokenStream, errors: &mut Errors) -> Option<Option<SignalArg>> {
+    const UNIX: &str = "SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2 (the default)";
+    let trees: Vec<TokenTree> = value.clone().into_iter().collect();
+    let written = match trees.as_slice() {
+        [TokenTree::Ident(ident)] => ident.to_string(),
+        [TokenTree::Literal(literal)] => {
+            let text = literal.to_string();
+            errors.spanned(
+                value,
+                format!(
+                    "write the signal without quotes: `upgrade = {}`",
+                    text.trim_matches('"')
+                ),
+            );
+            return None;
+        }
+        _ => {
+            errors.spanned(
+                value,
+                format!("`upgrade` takes a Unix signal, {UNIX}, or `none` for no upgrade signal"),
+            );
+            return None;
+        }
+    };
+    if written == NONE {
+        return Some(None);
+    }
+    if written.eq_ignore_ascii_case(NONE) {
+        errors.spanned(
+            value,
+            format!("write `upgrade = none` (lowercase), not `{written}`"),
+        );
+        return None;
+    }
+    match signal(value) {
+        Ok((_, name, Platform::Windows)) => {
+            errors.spanned(
+                value,
+                format!(
+                    "`{name}` is a Windows console event, and an upgrade by hand-off needs Unix (the \
+                     new process inherits the listening sockets): write a Unix signal, {UNIX}, or \
+                     `upgrade = none`"
+                ),
+            );
+            None
+        }
+        Ok((variant, name, platform)) => Some(Some(SignalArg {
+            variant,
+            name,
+            platform,
+            span: value.span(),
+        })),
+        Err(_) => {
+            let unix = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+            let message = match suggest::closest(&written, &unix) {
+                Some(close) => format!(
+                    "unknown signal `{written}`: did you mean `{close}`? `upgrade` takes a Unix \
+                     signal, {UNIX}, or `none`"
+                ),
+                None => format!(
+                    "unknown signal `{written}`: `upgrade` takes a Unix signal, {UNIX}, or `none`"
+                ),
+            };
+            errors.spanned(value, message);
+            None
+        }
+    }
 }
 
 /// One element of `signals = [...]`: its `Signal` variant, its name and

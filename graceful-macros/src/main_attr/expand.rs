@@ -70,6 +70,26 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
             ::core::compile_error!(#message);
         })
     });
+    let upgrade = match &args.upgrade {
+        None => quote! { #krate::__private::DEFAULT_UPGRADE },
+        Some(None) => quote! { ::core::option::Option::None },
+        Some(Some(signal)) => {
+            let variant = syn::Ident::new(signal.variant, signal.span);
+            let message = format!(
+                "`upgrade = {}`: an upgrade by hand-off needs Unix, and this build is not for Unix. \
+                 For both, write `#[cfg_attr(unix, graceful_main(upgrade = {}))]` and \
+                 `#[cfg_attr(windows, graceful_main)]`",
+                signal.name, signal.name
+            );
+            quote_spanned! {signal.span=>
+                {
+                    #[cfg(not(unix))]
+                    ::core::compile_error!(#message);
+                    ::core::option::Option::Some(#krate::__private::Signal::#variant)
+                }
+            }
+        }
+    };
     let flavor = match args.flavor.unwrap_or(Flavor::MultiThread) {
         Flavor::CurrentThread => quote! { CurrentThread },
         Flavor::MultiThread => quote! { MultiThread },
@@ -104,6 +124,7 @@ pub(super) fn main(function: &ItemFn, signature: &Signature<'_>, args: &MainArgs
                     flavor: #krate::__private::Flavor::#flavor,
                     worker_threads: #worker_threads,
                     main_takes_shutdown: #takes_shutdown,
+                    upgrade: #upgrade,
                 },
                 |__graceful_shutdown: #krate::__private::Shutdown| async move { #convert },
             )

@@ -12,13 +12,19 @@
 //! stall a runtime worker). Take passed sockets through this module only:
 //! each is owned once. `examples/systemd/graceful-service.socket` shows
 //! the unit.
-
-mod activation;
+//!
+//! Every listener made here, passed or bound, is also kept for an upgrade
+//! by hand-off ([`Shutdown::upgrade`](crate::Shutdown::upgrade)): the new
+//! process inherits it, and its `listen` calls take the sockets in the
+//! same order (the address it is given is then unused, as under systemd).
+//! A listener bound some other way cannot be handed over: the new process
+//! would fail to bind its address while this one still serves.
 
 use std::io;
+use std::os::fd::AsFd as _;
 use std::path::Path;
 
-use activation::Passed;
+use crate::passed::{self, Passed};
 
 /// A TCP listener: the socket the service manager passed to this process,
 /// if it passed one, and `addr` bound otherwise.
@@ -45,11 +51,15 @@ use activation::Passed;
 /// }
 /// ```
 pub async fn tcp(addr: impl tokio::net::ToSocketAddrs) -> io::Result<tokio::net::TcpListener> {
-    if let Some(passed) = activation::take_next()? {
-        let socket = listening(passed, "TCP", |address| address.as_socket().is_some())?;
-        return tokio::net::TcpListener::from_std(socket.into());
-    }
-    tokio::net::TcpListener::bind(addr).await
+    let listener = match passed::take_listener()? {
+        Some(passed) => {
+            let socket = listening(passed, "TCP", |address| address.as_socket().is_some())?;
+            tokio::net::TcpListener::from_std(socket.into())?
+        }
+        None => tokio::net::TcpListener::bind(addr).await?,
+    };
+    crate::upgrade::keep(listener.as_fd(), listener.local_addr()?.to_string());
+    Ok(listener)
 }
 
 /// Checks that a passed socket is a listening stream socket whose address
@@ -88,7 +98,7 @@ fn listening(
         .map(|address| address.to_string())
         .or_else(|| address.as_pathname().map(|path| path.display().to_string()))
         .unwrap_or_default();
-    crate::log::info!("listening on {shown}: {what} by the service manager");
+    crate::log::info!("listening on {shown}: {what}");
     Ok(socket)
 }
 
@@ -131,17 +141,25 @@ fn listening(
 /// ```
 pub fn unix(path: impl AsRef<Path>) -> io::Result<tokio::net::UnixListener> {
     let path = path.as_ref();
-    if let Some(passed) = activation::take_next()? {
-        let socket = listening(passed, "Unix", socket2::SockAddr::is_unix)?;
-        return tokio::net::UnixListener::from_std(socket.into());
-    }
-    remove_if_stale(path)?;
-    tokio::net::UnixListener::bind(path).map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!("cannot bind a Unix socket at {}: {error}", path.display()),
-        )
-    })
+    let listener = match passed::take_listener()? {
+        Some(passed) => {
+            let socket = listening(passed, "Unix", socket2::SockAddr::is_unix)?;
+            tokio::net::UnixListener::from_std(socket.into())?
+        }
+        None => {
+            remove_if_stale(path)?;
+            tokio::net::UnixListener::bind(path).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot bind a Unix socket at {}: {error}", path.display()),
+                )
+            })?
+        }
+    };
+    let address = listener.local_addr()?;
+    let shown = address.as_pathname().unwrap_or(path).display().to_string();
+    crate::upgrade::keep(listener.as_fd(), shown);
+    Ok(listener)
 }
 
 /// Removes the socket file at `path` if nobody accepts on it.

@@ -1,0 +1,290 @@
+//! The upgrade by hand-off (Unix): the process starts its executable again,
+//! hands it its listening sockets, waits until the new process says it is
+//! ready, then drains and exits as on SIGTERM.
+//!
+//! The listening sockets are never closed while this happens: the new
+//! process inherits them, so connections that arrive during the restart
+//! wait in the kernel's accept queue, which both processes accept from
+//! until the old one drains. Nothing is refused, and no connection is
+//! reset by a listener closing under it.
+//!
+//! - **Started by** the upgrade signal (SIGUSR2 unless `#[graceful_main]`'s
+//!   `upgrade` says otherwise) or [`Shutdown::upgrade`].
+//! - **What runs** is the file now at the path this process was started
+//!   from (`argv[0]` when it is an absolute path, so a symlink switched to a
+//!   new release is followed; the resolved executable otherwise), with the
+//!   same arguments and environment.
+//! - **Ready** is [`Shutdown::ready`] in the new process. It must come
+//!   within `GRACEFUL_UPGRADE_TIMEOUT` (default 30 s), or the new process is
+//!   sent SIGTERM and this one goes on serving. So does a new process that
+//!   exits before it is ready. Either way the log says why.
+//! - **One at a time:** an upgrade asked for during one is logged and
+//!   ignored; so is one asked for once the shutdown has begun. A shutdown
+//!   that begins during an upgrade ends it: the new process is sent SIGTERM.
+//!
+//! [`Shutdown::upgrade`]: crate::Shutdown::upgrade
+//! [`Shutdown::ready`]: crate::Shutdown::ready
+
+mod handoff;
+mod spawn;
+
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub(crate) use handoff::keep;
+
+use crate::duration;
+use crate::log;
+use crate::passed;
+use crate::shutdown::Shutdown;
+
+/// How often the wait for the new process looks at it and at the shutdown.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How long a new process that was sent SIGTERM is waited for before it is
+/// killed: it drains what it accepted in that time.
+const STOP_BOUND: Duration = Duration::from_secs(30);
+
+/// What an upgrade needs, recorded when the process starts.
+struct Setup {
+    /// The path to start: see the module documentation.
+    executable: PathBuf,
+    /// How long the new process has to be ready.
+    ready_bound: Duration,
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
+
+/// Set while an upgrade runs.
+static UPGRADING: AtomicBool = AtomicBool::new(false);
+
+/// Records what an upgrade needs, at the process's start (before main can
+/// change the working directory, and before the file at the path can be
+/// replaced).
+pub(crate) fn prepare(ready_bound: Duration) {
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    let executable = match argv0.filter(|path| path.is_absolute()) {
+        Some(path) => Ok(path),
+        None => std::env::current_exe(),
+    };
+    match executable {
+        Ok(executable) => {
+            let _ = SETUP.set(Setup {
+                executable,
+                ready_bound,
+            });
+        }
+        Err(error) => log::warning!(
+            "cannot find this process's executable ({error}): upgrades are not possible"
+        ),
+    }
+    if let Some(from) = passed::predecessor() {
+        log::info!("taking over from pid {from}: it drains once this process is ready");
+    }
+}
+
+/// Starts an upgrade on a thread of its own, unless one runs or the
+/// shutdown has begun.
+pub(crate) fn start(shutdown: &Shutdown) {
+    if shutdown.is_requested() {
+        log::info!("upgrade asked for while shutting down: not upgrading");
+        return;
+    }
+    if UPGRADING.swap(true, Ordering::AcqRel) {
+        log::warning!("upgrade asked for again: already upgrading, ignored");
+        return;
+    }
+    let shutdown = shutdown.clone();
+    let spawned = thread::Builder::new()
+        .name("graceful-upgrade".into())
+        .spawn(move || {
+            upgrade(&shutdown);
+            UPGRADING.store(false, Ordering::Release);
+        });
+    if let Err(error) = spawned {
+        UPGRADING.store(false, Ordering::Release);
+        log::error!("upgrade failed: cannot start a thread for it ({error}); still serving");
+    }
+}
+
+fn upgrade(shutdown: &Shutdown) {
+    let Some(setup) = SETUP.get() else {
+        log::error!("upgrade failed: this process's executable is unknown; still serving");
+        return;
+    };
+    let executable = setup.executable.display();
+    let started = handoff::with_listeners(|listeners| {
+        let fds: Vec<_> = listeners.iter().map(|(fd, _)| *fd).collect();
+        let names: Vec<_> = listeners.iter().map(|(_, what)| what.to_string()).collect();
+        spawn::new_process(&setup.executable, &fds).map(|started| (started, names))
+    });
+    let ((child, channel), handed) = match started {
+        None => {
+            log::info!("upgrade asked for while shutting down: not upgrading");
+            return;
+        }
+        Some(Err(error)) => {
+            log::error!("upgrade failed: cannot start {executable}: {error}; still serving");
+            return;
+        }
+        Some(Ok(started)) => started,
+    };
+    let pid = child.id();
+    let handed = match handed.as_slice() {
+        [] => "no listening socket".to_owned(),
+        [one] => format!("the listening socket on {one}"),
+        many => format!("{} listening sockets, {}", many.len(), many.join(", ")),
+    };
+    log::info!(
+        "upgrading: started pid {pid}, waiting until it is ready (at most {}): {executable}, \
+         handing over {handed}",
+        duration::display(setup.ready_bound),
+    );
+    *new_process() = Some(child);
+    let outcome = wait_ready(shutdown, channel, setup.ready_bound);
+    // Taken out before the shutdown starts, so `shutdown_begun` leaves it.
+    let child = new_process().take();
+    let why = match outcome {
+        Ok(()) if shutdown.upgraded(pid) => {
+            log::info!("upgraded: pid {pid} is ready, draining");
+            return;
+        }
+        Ok(()) => "was ready after the shutdown began, which ends the upgrade".to_owned(),
+        Err(why) => why,
+    };
+    match child {
+        Some(mut child) => {
+            log::error!("upgrade failed: pid {pid} {why}; stopping it (SIGTERM); still serving");
+            stop(&mut child);
+        }
+        // Stopped by the shutdown, which has logged it.
+        None if shutdown.is_requested() => {}
+        // Reaped.
+        None => log::error!("upgrade failed: pid {pid} {why}; still serving"),
+    }
+}
+
+/// The new process while the upgrade waits for it: shared with
+/// [`shutdown_begun`], which stops it.
+fn new_process() -> MutexGuard<'static, Option<Child>> {
+    static NEW_PROCESS: Mutex<Option<Child>> = Mutex::new(None);
+    NEW_PROCESS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits until the new process says it is ready. The error says why it
+/// will not be.
+fn wait_ready(shutdown: &Shutdown, mut channel: UnixStream, bound: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    channel
+        .set_read_timeout(Some(POLL))
+        .map_err(|error| format!("cannot be waited for ({error})"))?;
+    loop {
+        let mut byte = [0_u8; 1];
+        match channel.read(&mut byte) {
+            Ok(1..) => return Ok(()),
+            // The new process closed its end without saying it is ready:
+            // it has exited, or is about to.
+            Ok(0) => return Err(exited(started + bound)),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(error) => return Err(format!("cannot be waited for ({error})")),
+        }
+        if let Some(status) = reap() {
+            return Err(format!("exited ({status}) before it was ready"));
+        }
+        if shutdown.is_requested() {
+            return Err("was not ready when the shutdown began, which ends the upgrade".to_owned());
+        }
+        if started.elapsed() >= bound {
+            return Err(format!(
+                "was not ready within {} (GRACEFUL_UPGRADE_TIMEOUT)",
+                duration::display(bound)
+            ));
+        }
+    }
+}
+
+/// The new process's exit status if it has exited (and is then reaped).
+fn reap() -> Option<ExitStatus> {
+    let mut new_process = new_process();
+    let status = new_process.as_mut()?.try_wait().ok()??;
+    *new_process = None;
+    Some(status)
+}
+
+/// The new process ended the channel: wait (briefly) for its exit status.
+fn exited(until: Instant) -> String {
+    while Instant::now() < until {
+        if let Some(status) = reap() {
+            return format!("exited ({status}) before it was ready");
+        }
+        thread::sleep(POLL);
+    }
+    "closed the readiness channel without being ready".to_owned()
+}
+
+/// Sends `child` SIGTERM and reaps it, killing it if it outlives
+/// [`STOP_BOUND`].
+fn stop(child: &mut Child) {
+    spawn::terminate(child);
+    let until = Instant::now() + STOP_BOUND;
+    while Instant::now() < until {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) => thread::sleep(POLL),
+            Err(_) => return,
+        }
+    }
+    log::warning!(
+        "pid {} did not exit within {} of SIGTERM: killing it",
+        child.id(),
+        duration::display(STOP_BOUND)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The shutdown has begun: the kept listeners are closed, and a new
+/// process an upgrade still waits for is sent SIGTERM (this process exits
+/// without waiting for it; it drains what it accepted, on its own).
+pub(crate) fn shutdown_begun() {
+    handoff::release();
+    if let Some(child) = new_process().take() {
+        log::warning!(
+            "the shutdown ends the upgrade: pid {} is sent SIGTERM",
+            child.id()
+        );
+        spawn::terminate(&child);
+    }
+}
+
+/// In a new process, once it is ready: closes the sockets handed over that
+/// this process did not take, runs `before` (the PID file is rewritten),
+/// then tells the process it upgrades, which drains. Does nothing in a
+/// process that is not an upgrade's, or after the first call.
+pub(crate) fn announce_ready(before: impl FnOnce()) {
+    let Some((from, mut channel)) = passed::take_ready_channel() else {
+        return;
+    };
+    for what in passed::close_untaken() {
+        log::warning!("{what} was not taken by this process (one `listen` call each): closed");
+    }
+    before();
+    match channel.write_all(b"R") {
+        Ok(()) => log::info!("ready: pid {from} now drains and exits"),
+        Err(error) => log::error!(
+            "cannot tell pid {from} that this process is ready ({error}): it goes on serving"
+        ),
+    }
+}
