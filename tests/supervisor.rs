@@ -105,3 +105,56 @@ fn a_kill_budget_shorter_than_the_timeout_is_warned_about_at_startup() {
         exit.stderr_text()
     );
 }
+
+#[test]
+fn after_an_upgrade_systemd_follows_the_new_process_and_hears_nothing_more_from_the_old() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("notify-upgrade-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let service = Service::start(
+        "systemd-upgrade",
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    assert_eq!(
+        next(&socket, Duration::from_secs(10)),
+        "READY=1\nSTATUS=ready"
+    );
+
+    service.process.signal(Signal::SIGUSR2);
+    // The new process says it is ready (systemd accepts it with
+    // NotifyAccess=all), then the old one names it the main process.
+    assert_eq!(
+        next(&socket, Duration::from_secs(30)),
+        "READY=1\nSTATUS=ready"
+    );
+    let handed = next(&socket, Duration::from_secs(5));
+    let new_pid: i32 = field(&handed, "MAINPID")
+        .unwrap_or_else(|| panic!("MAINPID= after the new process is ready: {handed:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(new_pid.unsigned_abs(), service.process.pid());
+    let exit = service.process.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+
+    // The old process sent no STOPPING=1: the next message is the new
+    // process's own, at its SIGTERM.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(new_pid), Signal::SIGTERM).unwrap();
+    let stopping = next(&socket, Duration::from_secs(5));
+    assert_eq!(
+        field(&stopping, "STATUS"),
+        Some("shutting down (SIGTERM), timeout 10s"),
+        "{stopping}"
+    );
+    let gone = (0..200).any(|_| {
+        thread::sleep(Duration::from_millis(50));
+        // Gone, or a zombie its new parent has not reaped yet.
+        std::fs::read_to_string(format!("/proc/{new_pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+    });
+    assert!(gone, "the new process exits after its SIGTERM");
+    let _ = std::fs::remove_file(&path);
+}
