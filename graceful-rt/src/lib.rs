@@ -130,6 +130,24 @@
 //!   use `#[cfg_attr(unix, graceful_main(signals = [...]))]`. The
 //!   `systemd` feature compiles to nothing off Unix.
 //!
+//! # Upgrades
+//!
+//! A single instance (a VM under systemd, an edge box) has no load
+//! balancer to hide a restart: between the old process closing its
+//! listener and the new one binding it, connections are refused. An
+//! upgrade by hand-off has none of that gap. On SIGUSR2 (`upgrade =
+//! SIGHUP` chooses another signal, `upgrade = none` none), or
+//! [`Shutdown::upgrade`], the process starts the executable now at its
+//! path, with the listening sockets taken through `listen` (feature
+//! `axum`) inherited. The new process takes them with the same `listen`
+//! calls and calls [`Shutdown::ready`]; the old one then drains and exits
+//! 0 ([`Cause::Upgraded`]). Both accept from the same queue meanwhile, so
+//! no connection is refused or reset. A new process that exits, or is not
+//! ready within `GRACEFUL_UPGRADE_TIMEOUT` (30 s), is sent SIGTERM, and the
+//! old one goes on serving; the log says why. With the `systemd` feature,
+//! `MAINPID=` tells systemd to follow the new process (use
+//! `NotifyAccess=all`; `examples/systemd` reloads this way).
+//!
 //! # Logs and the report
 //!
 //! Log lines go through `tracing` (target `graceful`) when the application
@@ -143,6 +161,10 @@
 //!   start, before main runs, with exit code 2.
 //! - `GRACEFUL_DRAIN_DELAY`: overrides `drain_delay`.
 //! - `GRACEFUL_REPORT`: where to write the JSON report.
+//! - `GRACEFUL_PID_FILE`: a file that always holds the PID of the process
+//!   in charge, rewritten by an upgrade's new process once it is ready.
+//! - `GRACEFUL_UPGRADE_TIMEOUT`: how long an upgrade's new process has to
+//!   be ready (default 30 s).
 //! - `GRACEFUL_SUPERVISOR_BUDGET`: how long the supervisor waits between
 //!   SIGTERM and SIGKILL; a timeout that does not fit in it (with a second
 //!   to spare) is warned about at startup, with the fix.

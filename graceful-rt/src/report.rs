@@ -12,7 +12,7 @@
 //! | `schema_version` | number | `1` |
 //! | `outcome` | string | `clean`, `main_error`, `main_panicked`, `cleanup_failed`, `drain_cut` (the drain deadline cut requests), `deadline` (forced at the deadline) or `interrupted` (forced by a second SIGINT) |
 //! | `exit_code` | number | the process exit code (see [`exit_code`]) |
-//! | `cause` | string or null | what started the shutdown: a signal name (`SIGTERM`), `trigger` ([`Shutdown::trigger`](crate::Shutdown::trigger)), `main_returned` (main returned on its own); null if main panicked before any shutdown |
+//! | `cause` | string or null | what started the shutdown: a signal name (`SIGTERM`), `trigger` ([`Shutdown::trigger`](crate::Shutdown::trigger)), `main_returned` (main returned on its own), `upgrade` (an upgrade's new process is ready, see [`Shutdown::upgrade`](crate::Shutdown::upgrade)), `task NAME failed`; null if main panicked before any shutdown |
 //! | `timeout_ms` | number | the shutdown budget |
 //! | `main` | string | how main ended: `returned`, `error`, `panicked`, `cancelled` (main takes no `Shutdown` and was stopped at the signal) or `running` (still running when forced) |
 //! | `main_error` | string or null | the `Debug` text of the error main returned |

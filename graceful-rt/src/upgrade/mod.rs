@@ -18,6 +18,8 @@
 //!   within `GRACEFUL_UPGRADE_TIMEOUT` (default 30 s), or the new process is
 //!   sent SIGTERM and this one goes on serving. So does a new process that
 //!   exits before it is ready. Either way the log says why.
+//! - **Not as PID 1:** a container ends when its first process exits, so
+//!   there the upgrade is refused (and logged): restart the container.
 //! - **One at a time:** an upgrade asked for during one is logged and
 //!   ignored; so is one asked for once the shutdown has begun. A shutdown
 //!   that begins during an upgrade ends it: the new process is sent SIGTERM.
@@ -94,6 +96,16 @@ pub(crate) fn prepare(ready_bound: Duration) {
 pub(crate) fn start(shutdown: &Shutdown) {
     if shutdown.is_requested() {
         log::info!("upgrade asked for while shutting down: not upgrading");
+        return;
+    }
+    if std::process::id() == 1 {
+        // A container's first process: its exit stops the container, the
+        // new process with it.
+        log::error!(
+            "upgrade failed: this process is PID 1 (a container's first process), and the container \
+             would stop when it exits after the hand-off, new process included; restart the \
+             container instead; still serving"
+        );
         return;
     }
     if UPGRADING.swap(true, Ordering::AcqRel) {
