@@ -167,10 +167,14 @@ fn upgrade(shutdown: &Shutdown) {
             log::info!("upgraded: pid {pid} is ready, draining");
             return;
         }
-        Ok(()) => "was ready after the shutdown began, which ends the upgrade".to_owned(),
+        Ok(()) => "was ready after the shutdown began".to_owned(),
         Err(why) => why,
     };
     match child {
+        Some(child) if shutdown.is_requested() => {
+            log::warning!("the shutdown ends the upgrade: pid {pid} {why}; it is sent SIGTERM");
+            spawn::terminate(&child);
+        }
         Some(mut child) => {
             log::error!("upgrade failed: pid {pid} {why}; stopping it (SIGTERM); still serving");
             stop(&mut child);
@@ -216,7 +220,7 @@ fn wait_ready(shutdown: &Shutdown, mut channel: UnixStream, bound: Duration) -> 
             return Err(format!("exited ({status}) before it was ready"));
         }
         if shutdown.is_requested() {
-            return Err("was not ready when the shutdown began, which ends the upgrade".to_owned());
+            return Err("was not ready when the shutdown began".to_owned());
         }
         if started.elapsed() >= bound {
             return Err(format!(
