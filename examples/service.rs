@@ -22,7 +22,10 @@
 //! lame duck. It prints `listening on HOST:PORT` when it accepts. Under
 //! socket activation (`examples/systemd/graceful-service.socket`, or
 //! `systemd-socket-activate -l 127.0.0.1:3000 target/debug/examples/service`)
-//! it serves on the socket it was passed.
+//! it serves on the socket it was passed. `kill -USR2 <pid>` upgrades it by
+//! hand-off: the binary now at its path starts with the listening socket
+//! inherited, and this one drains once the new one is ready
+//! (`GRACEFUL_PID_FILE=<path>` always holds the PID in charge).
 
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -79,7 +82,8 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
     // otherwise.
     let listener = graceful_rt::listen::tcp((host.as_str(), port)).await?;
     eprintln!("listening on {}", listener.local_addr()?);
-    // Under systemd (Type=notify), this is READY=1.
+    // Under systemd (Type=notify), this is READY=1; after an upgrade, the
+    // signal for the process this one takes over from to drain.
     shutdown.ready();
     graceful_rt::http::serve(listener, router, shutdown).await?;
     Ok(App { db })
