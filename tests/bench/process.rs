@@ -27,7 +27,15 @@
 //! 10. the same app served both ways: `tests/fixtures/same_app_*.rs`
 //!     (three routes, no database) on `#[graceful_main]` + `http::serve`
 //!     and on `axum::serve`: throughput and p99 under `wrk`, and idle exit
-//!     latency, in interleaved pairs (A B A B …).
+//!     latency, in interleaved pairs (A B A B …);
+//! 11. a restart of a single instance under load (8 closed-loop clients,
+//!     half keep-alive: `tests/support/load.rs`, as tests/upgrade.rs):
+//!     failed requests, refused connects and the longest time with no
+//!     successful response (beside the same under load with no restart),
+//!     per restart, for (A) plain axum stopped then started again, (B)
+//!     ours stopped then started again, (C) ours upgraded by hand-off
+//!     (SIGUSR2), interleaved (A B C A B C …); each failed request is
+//!     printed to stderr.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -35,7 +43,7 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 #[path = "../support/h2.rs"]
@@ -44,6 +52,9 @@ mod h2;
 #[path = "../support/http.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod http;
+#[path = "../support/load.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod load;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -676,6 +687,369 @@ fn exit_text((latency, codes): &(Spread, BTreeMap<Option<i32>, usize>)) -> Strin
     format!("exit after {} ms ({codes})", latency.text(0))
 }
 
+/// Figure 11: the ways of restarting a single instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Restart {
+    /// Plain axum: SIGTERM, wait for the exit, start a new process on the
+    /// same port.
+    PlainStopStart,
+    /// Ours, the same way.
+    OursStopStart,
+    /// Ours upgraded by hand-off: SIGUSR2; the new process inherits the
+    /// listening socket, and the old one drains once the new one is ready.
+    OursHandOff,
+}
+
+/// Figure 11's variants, in the order each run measures them.
+const RESTARTS_COMPARED: [Restart; 3] = [
+    Restart::PlainStopStart,
+    Restart::OursStopStart,
+    Restart::OursHandOff,
+];
+/// Restarts in one run of figure 11.
+const RESTARTS: usize = 3;
+/// Figure 11's closed-loop clients (half on keep-alive connections).
+const RESTART_CLIENTS: usize = 8;
+/// Load before the first restart, between the end of one restart and the
+/// next, and after the last.
+const RESTART_SPACING: Duration = Duration::from_secs(1);
+/// How long a start, a hand-off or an exit may take.
+const RESTART_BOUND: Duration = Duration::from_secs(30);
+
+impl Restart {
+    fn label(self) -> &'static str {
+        match self {
+            Restart::PlainStopStart => {
+                "A: plain axum (`with_graceful_shutdown`), stopped (SIGTERM) then started"
+            }
+            Restart::OursStopStart => "B: graceful, stopped (SIGTERM) then started",
+            Restart::OursHandOff => "C: graceful, upgraded by hand-off (SIGUSR2)",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Restart::PlainStopStart => "plain_stop_start",
+            Restart::OursStopStart => "ours_stop_start",
+            Restart::OursHandOff => "ours_hand_off",
+        }
+    }
+}
+
+/// Figure 11, one variant: a value per restart, over every run.
+#[derive(Default)]
+struct RestartFigures {
+    /// Requests written and not answered with a 2xx (lost, reset, another
+    /// status).
+    failed: Vec<f64>,
+    /// Connects refused (a client tries again 5 ms after a refusal).
+    refused: Vec<f64>,
+    /// The longest time with no successful response, among the holes
+    /// between consecutive 2xx responses that overlap the restart's window
+    /// (from its signal to the next restart's, or the end of the load).
+    gap_ms: Vec<f64>,
+    /// The same, under the same load with no restart: over the half
+    /// second before the first restart, once per run (the noise floor of
+    /// the gap on this machine).
+    steady_gap_ms: Vec<f64>,
+    /// From the signal to a new process accepting on the port (stop then
+    /// start: seen by a connect every millisecond, so it includes this
+    /// benchmark's own waits on a loaded machine), or to its pid in the PID
+    /// file (hand-off).
+    serving_ms: Vec<f64>,
+}
+
+impl RestartFigures {
+    fn row(&self, restart: Restart) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {} |",
+            restart.label(),
+            Spread::of(self.failed.clone()).text(0),
+            Spread::of(self.refused.clone()).text(0),
+            Spread::of(self.gap_ms.clone()).text(1),
+            Spread::of(self.steady_gap_ms.clone()).text(1),
+            Spread::of(self.serving_ms.clone()).text(1)
+        )
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"failed\":{},\"refused\":{},\"gap_ms\":{},\"steady_gap_ms\":{},\"serving_ms\":{}}}",
+            Spread::of(self.failed.clone()).json(),
+            Spread::of(self.refused.clone()).json(),
+            Spread::of(self.gap_ms.clone()).json(),
+            Spread::of(self.steady_gap_ms.clone()).json(),
+            Spread::of(self.serving_ms.clone()).json()
+        )
+    }
+}
+
+/// Figure 11's table heading.
+fn restart_heading(runs: usize) -> String {
+    format!(
+        "| restart of one instance under load ({RESTART_CLIENTS} closed-loop clients, half \
+         keep-alive; {RESTARTS} restarts × {runs} runs, interleaved) | failed requests per \
+         restart | refused connects per restart | longest gap without a 2xx (ms) | the same \
+         with no restart (ms) | signal → new process accepting (stop then start) or ready \
+         (hand-off) (ms) |\n|---|---|---|---|---|---|"
+    )
+}
+
+/// A free port below the kernel's ephemeral range, for an instance that is
+/// restarted on it: while no instance listens, a port inside the range
+/// could be given to a client's own connection, which would then connect
+/// to itself and hold the port.
+fn restart_port() -> u16 {
+    use std::hash::BuildHasher as _;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(20_000).max(10_000);
+    let random = std::collections::hash_map::RandomState::new();
+    (0u64..200)
+        .map(|attempt| low + (random.hash_one(attempt) % u64::from(ephemeral_low - low)) as u16)
+        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .unwrap_or_else(|| panic!("no free port in 127.0.0.1:{low}..{ephemeral_low}"))
+}
+
+/// The processes of one run of figure 11, known by pid (this benchmark is
+/// a child subreaper: a process an upgrade started becomes its child when
+/// its parent exits, and is waited for like the first), sharing a
+/// directory (database, PID file) and a port; their stderr, for failures.
+struct RestartInstances {
+    contender: Contender,
+    dir: PathBuf,
+    address: SocketAddr,
+    stderr: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RestartInstances {
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Starts a process and waits until it accepts on the port.
+    fn start(&self) -> Pid {
+        // Waited for by pid (`waitpid`), as the processes an upgrade starts
+        // are.
+        #[allow(clippy::zombie_processes)]
+        let mut child = Command::new(&self.contender.program)
+            .args(&self.contender.args)
+            .env("PORT", self.address.port().to_string())
+            .env("DATABASE_PATH", self.dir.join("items.db"))
+            .env("GRACEFUL_PID_FILE", self.dir.join("service.pid"))
+            .envs(self.contender.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("{}: {error}", self.contender.label));
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::clone(&self.stderr);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let pid = Pid::from_raw(child.id() as i32);
+        let until = Instant::now() + RESTART_BOUND;
+        while TcpStream::connect(self.address).is_err() {
+            if let Some(code) = self.ended(pid) {
+                panic!(
+                    "{} exited ({code:?}) before listening on {}:\n{}",
+                    self.contender.label,
+                    self.address,
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < until,
+                "{} did not listen on {} within {RESTART_BOUND:?}:\n{}",
+                self.contender.label,
+                self.address,
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        pid
+    }
+
+    /// `Some(exit code)` (`None` inside for a death by signal) once the
+    /// process `pid`, a child, has ended.
+    fn ended(&self, pid: Pid) -> Option<Option<i32>> {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => None,
+            Ok(WaitStatus::Exited(_, code)) => Some(Some(code)),
+            Ok(_) => Some(None),
+            Err(error) => panic!("waitpid({pid}): {error}"),
+        }
+    }
+
+    /// Waits for the process `pid` to end; its exit code.
+    fn wait(&self, pid: Pid) -> Option<i32> {
+        let until = Instant::now() + RESTART_BOUND;
+        loop {
+            if let Some(code) = self.ended(pid) {
+                return code;
+            }
+            if Instant::now() >= until {
+                let _ = kill(pid, Signal::SIGKILL);
+                panic!(
+                    "pid {pid} ({}) did not exit within {RESTART_BOUND:?}:\n{}",
+                    self.contender.label,
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The pid in the PID file, if there is one.
+    fn pid_in_file(&self) -> Option<Pid> {
+        std::fs::read_to_string(self.dir.join("service.pid"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .map(Pid::from_raw)
+    }
+
+    /// SIGUSR2 to `old`; waits until the PID file holds another pid, then
+    /// for `old`'s exit. The new pid, and when it was ready.
+    fn hand_off(&self, old: Pid) -> (Pid, Instant) {
+        kill(old, Signal::SIGUSR2).unwrap();
+        let until = Instant::now() + RESTART_BOUND;
+        let (new, ready) = loop {
+            if let Some(new) = self.pid_in_file().filter(|&pid| pid != old) {
+                break (new, Instant::now());
+            }
+            if let Some(code) = self.ended(old) {
+                panic!(
+                    "pid {old} exited ({code:?}) before another pid was in the PID file:\n{}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < until,
+                "no hand-off within {RESTART_BOUND:?} of SIGUSR2:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(1));
+        };
+        let code = self.wait(old);
+        assert_eq!(
+            code,
+            Some(0),
+            "pid {old} after handing over:\n{}",
+            self.stderr()
+        );
+        (new, ready)
+    }
+}
+
+/// Figure 11, one run of one variant: the load, [`RESTARTS`] restarts
+/// [`RESTART_SPACING`] apart, and what each one's window saw.
+fn restart_run(restart: Restart, contender: &Contender, figures: &mut RestartFigures) {
+    let dir = bench_dir().join(format!("restart-{}", restart.key()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let instances = RestartInstances {
+        contender: contender.clone(),
+        dir,
+        address: SocketAddr::from(([127, 0, 0, 1], restart_port())),
+        stderr: Arc::default(),
+    };
+    let mut pid = instances.start();
+    let load = load::Load::start(instances.address, RESTART_CLIENTS);
+    thread::sleep(RESTART_SPACING);
+    let mut signals = Vec::new();
+    for _ in 0..RESTARTS {
+        let sent = Instant::now();
+        let serving = match restart {
+            Restart::PlainStopStart | Restart::OursStopStart => {
+                kill(pid, Signal::SIGTERM).unwrap();
+                instances.wait(pid);
+                pid = instances.start();
+                Instant::now()
+            }
+            Restart::OursHandOff => {
+                let (new, ready) = instances.hand_off(pid);
+                pid = new;
+                ready
+            }
+        };
+        signals.push(sent);
+        figures.serving_ms.push(ms(serving - sent));
+        thread::sleep(RESTART_SPACING);
+    }
+    let tally = load.finish();
+    let end = Instant::now();
+    kill(pid, Signal::SIGTERM).unwrap();
+    instances.wait(pid);
+    // What the failures were: the table has only their counts.
+    for event in tally.failed.iter().chain(&tally.reset) {
+        let after = signals
+            .iter()
+            .rev()
+            .find(|&&sent| sent <= event.at)
+            .map_or_else(
+                || "before the first restart".to_owned(),
+                |&sent| format!("{:.1} ms after a restart's signal", ms(event.at - sent)),
+            );
+        eprintln!(
+            "{}: failed {after}, {}: {}",
+            restart.label(),
+            event.client(),
+            event.what
+        );
+    }
+
+    let mut answered = tally.answered.clone();
+    answered.push(end);
+    let longest_gap = |from: Instant, until: Instant| {
+        answered
+            .windows(2)
+            .filter(|pair| pair[1] > from && pair[0] < until)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap_or_default()
+    };
+    figures.steady_gap_ms.push(ms(longest_gap(
+        signals[0] - RESTART_SPACING / 2,
+        signals[0],
+    )));
+    for (index, &from) in signals.iter().enumerate() {
+        let until = signals.get(index + 1).copied().unwrap_or(end);
+        let within = |events: &[load::Event]| {
+            events
+                .iter()
+                .filter(|event| event.at >= from && event.at < until)
+                .count() as f64
+        };
+        figures
+            .failed
+            .push(within(&tally.failed) + within(&tally.reset));
+        figures.refused.push(within(&tally.refused));
+        figures.gap_ms.push(ms(longest_gap(from, until)));
+    }
+}
+
+/// Figure 11: each variant's runs, interleaved (A B C A B C …).
+fn restart_figure(ours: &Contender, plain: &Contender) -> [RestartFigures; 3] {
+    nix::sys::prctl::set_child_subreaper(true).expect("prctl(PR_SET_CHILD_SUBREAPER)");
+    let mut figures = [(); 3].map(|()| RestartFigures::default());
+    for _ in 0..runs(5) {
+        for (restart, figures) in RESTARTS_COMPARED.into_iter().zip(figures.iter_mut()) {
+            let contender = match restart {
+                Restart::PlainStopStart => plain,
+                Restart::OursStopStart | Restart::OursHandOff => ours,
+            };
+            restart_run(restart, contender, figures);
+        }
+    }
+    figures
+}
+
 /// A scratch crate for the compile-cost figures.
 fn scratch_crate(name: &str, dependencies: &str, main: &str) -> PathBuf {
     let dir = bench_dir().join("compile").join(name);
@@ -973,6 +1347,13 @@ fn main() {
                         println!("same app {key}: {}", spread.text(3));
                     }
                 }
+                "restart" => {
+                    let figures = restart_figure(&ours, &axum);
+                    println!("{}", restart_heading(runs(5)));
+                    for (restart, figures) in RESTARTS_COMPARED.into_iter().zip(&figures) {
+                        println!("{}", figures.row(restart));
+                    }
+                }
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1017,6 +1398,8 @@ fn main() {
     let silent_h2 = uncooperative([&ours, &axum], Uncooperative::SilentH2);
     eprintln!("10. the same app, served both ways");
     let same = same_app(&same_ours, &same_plain);
+    eprintln!("11. a restart of one instance under load");
+    let restart = restart_figure(&ours, &axum);
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1227,6 +1610,10 @@ fn main() {
             "–".into(),
         ],
     );
+    let _ = writeln!(md, "\n{}", restart_heading(runs(5)));
+    for (kind, figures) in RESTARTS_COMPARED.into_iter().zip(&restart) {
+        let _ = writeln!(md, "{}", figures.row(kind));
+    }
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
@@ -1239,6 +1626,7 @@ fn main() {
          \"h2_load\":{{\"graceful\":{},\"axum\":{}}},\
          \"uncooperative_exit_ms\":{{\"half_head\":{{\"graceful\":{},\"axum\":{}}},\"silent_h2\":{{\"graceful\":{},\"axum\":{}}}}},\
          \"same_app\":{{{}}},\
+         \"restart\":{{{}}},\
          \"inprocess\":{}}}\n",
         idle[0].json(),
         idle[1].json(),
@@ -1272,6 +1660,12 @@ fn main() {
         silent_h2[1].0.json(),
         same.iter()
             .map(|(key, spread)| format!("\"{key}\":{}", spread.json()))
+            .collect::<Vec<_>>()
+            .join(","),
+        RESTARTS_COMPARED
+            .into_iter()
+            .zip(&restart)
+            .map(|(kind, figures)| format!("\"{}\":{}", kind.key(), figures.json()))
             .collect::<Vec<_>>()
             .join(","),
         inprocess.map_or_else(|| "null".to_owned(), |value| value.to_string()),

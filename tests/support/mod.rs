@@ -16,6 +16,7 @@ pub use nix::sys::signal::Signal;
 
 pub mod h2;
 pub mod http;
+pub mod load;
 pub mod nginx;
 pub mod servers;
 
