@@ -224,12 +224,52 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where the server and the load generator of a wrk figure run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cores {
+    /// Anywhere: they share both cores, as in production on a small box.
+    Shared,
+    /// Apart: the server on core 1, wrk on core 0 (`taskset`), so neither
+    /// steals the other's cycles and a difference between servers is not
+    /// drowned in the scheduler's noise. Each server then runs one runtime
+    /// worker (tokio sizes its pool from the CPUs it may use).
+    Apart,
+}
+
+impl Cores {
+    /// The `taskset -c` CPU list of the server and of wrk.
+    fn cpus(self) -> (Option<&'static str>, Option<&'static str>) {
+        match self {
+            Cores::Shared => (None, None),
+            Cores::Apart => (Some("1"), Some("0")),
+        }
+    }
+}
+
+/// `program`, run on `cpus` when given (`taskset` execs it: same pid, so
+/// signals reach it).
+fn command_on(program: impl AsRef<std::ffi::OsStr>, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", cpus]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 impl Contender {
     fn start(&self) -> Running {
+        self.start_on(None)
+    }
+
+    /// Starts the server, on `cpus` when given.
+    fn start_on(&self, cpus: Option<&str>) -> Running {
         let port = free_port();
         let database = bench_dir().join(format!("db-{port}"));
         let _ = std::fs::remove_dir_all(&database);
-        let mut command = Command::new(&self.program);
+        let mut command = command_on(&self.program, cpus);
         command
             .args(&self.args)
             .env("PORT", port.to_string())
@@ -362,9 +402,9 @@ fn overhang(contender: &Contender) -> Spread {
     Spread::of(values)
 }
 
-/// One wrk round: (requests per second, p99 in ms).
-fn wrk(address: SocketAddr) -> (f64, f64) {
-    let output = Command::new("wrk")
+/// One wrk round, on `cpus` when given: (requests per second, p99 in ms).
+fn wrk(address: SocketAddr, cpus: Option<&str>) -> (f64, f64) {
+    let output = command_on("wrk", cpus)
         .args([
             "-t1",
             "-c32",
@@ -398,16 +438,22 @@ fn wrk(address: SocketAddr) -> (f64, f64) {
 }
 
 /// Figure 4: throughput and p99 of ours against plain axum, alternating.
-fn hot_path(ours: &Contender, plain: &Contender, pairs: usize) -> BTreeMap<&'static str, Spread> {
+fn hot_path(
+    ours: &Contender,
+    plain: &Contender,
+    pairs: usize,
+    cores: Cores,
+) -> BTreeMap<&'static str, Spread> {
+    let (server_cpus, wrk_cpus) = cores.cpus();
     let (mut rps_ratio, mut p99_ratio) = (Vec::new(), Vec::new());
     let (mut our_rps, mut plain_rps, mut our_p99, mut plain_p99) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..pairs {
-        let running = plain.start();
-        let (prps, pp99) = wrk(running.address);
+        let running = plain.start_on(server_cpus);
+        let (prps, pp99) = wrk(running.address, wrk_cpus);
         running.terminate();
-        let running = ours.start();
-        let (orps, op99) = wrk(running.address);
+        let running = ours.start_on(server_cpus);
+        let (orps, op99) = wrk(running.address, wrk_cpus);
         running.terminate();
         rps_ratio.push(orps / prps);
         p99_ratio.push(op99 / pp99);
@@ -427,11 +473,11 @@ fn hot_path(ours: &Contender, plain: &Contender, pairs: usize) -> BTreeMap<&'sta
 }
 
 /// Figure 10: the same app served by ours and by plain `axum::serve`: the
-/// hot path's interleaved wrk pairs, then three times as many interleaved
-/// pairs of idle stops.
+/// hot path's interleaved wrk pairs, with the server and wrk on cores
+/// apart, then three times as many interleaved pairs of idle stops.
 fn same_app(ours: &Contender, plain: &Contender) -> BTreeMap<&'static str, Spread> {
     let pairs = runs(7);
-    let mut figures = hot_path(ours, plain, pairs);
+    let mut figures = hot_path(ours, plain, pairs, Cores::Apart);
     let mut exits: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     for _ in 0..pairs * 3 {
         let plain_exit = ms(plain.start().terminate().0);
@@ -1297,7 +1343,7 @@ fn main() {
                     }
                 }
                 "hot" => {
-                    for (key, spread) in hot_path(&ours, &axum, runs(5)) {
+                    for (key, spread) in hot_path(&ours, &axum, runs(5), Cores::Shared) {
                         println!("hot {key}: {}", spread.text(3));
                     }
                 }
@@ -1375,7 +1421,7 @@ fn main() {
         .map(|contender| overhang(contender))
         .collect();
     eprintln!("4. hot path (wrk, alternating rounds)");
-    let hot = hot_path(&ours, &axum, runs(5));
+    let hot = hot_path(&ours, &axum, runs(5), Cores::Shared);
     eprintln!("5. memory per idle connection");
     let memory: Vec<Spread> = [&ours, &axum]
         .iter()
