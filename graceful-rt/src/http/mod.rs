@@ -14,8 +14,11 @@
 //!    refused, not left hanging. One race is left to TCP itself: a
 //!    connection whose handshake the kernel completes in the microseconds
 //!    between the last accept and the close is reset with the listener; its
-//!    request never reached the application. The lame duck is the cure: a
-//!    load balancer that has stopped routing here sends nothing to race.
+//!    request never reached the application. The lame duck is the cure
+//!    behind a load balancer (one that has stopped routing here sends
+//!    nothing to race); for a single instance, the upgrade by hand-off
+//!    ([`Shutdown::upgrade`](crate::Shutdown::upgrade)), which never closes
+//!    the listener.
 //! 3. **Every connection is asked to close**, by its own protocol:
 //!    - **HTTP/2** (known by its preface) gets GOAWAY at once, whatever its
 //!      traffic (a multiplexed connection is never quiet). hyper sends it
