@@ -220,10 +220,28 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
     assert_eq!(slow.join().unwrap().status(), Some(200));
     let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
-    assert_eq!(
-        exit.stderr_lines("1 late request served").len(),
-        1,
-        "{}",
+    // The request on the kept-alive connection arrived while draining, so
+    // it is counted late. The slow one was sent before the signal, but on
+    // a busy machine the server may not have read it by then: it is then
+    // late too. Either way the two add up.
+    let text = exit.stderr_text();
+    let in_flight: usize = text
+        .lines()
+        .find_map(|line| {
+            let (_, rest) = line.split_once("stopped accepting; ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .expect("the drain's first line counts the requests in flight");
+    let late: usize = text
+        .lines()
+        .find_map(|line| {
+            let (before, _) = line.split_once(" late request")?;
+            before.rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or(0);
+    assert!(
+        late >= 1 && in_flight + late == 2,
+        "in flight at the drain {in_flight}, late {late}:\n{}",
         exit.stderr_text()
     );
 }
