@@ -51,16 +51,16 @@
 //! `#[graceful_main]` program. It prints `consuming QUEUE` on stderr once
 //! its consumer is registered.
 
+#[path = "consumers/amqp.rs"]
+mod amqp;
 #[path = "consumers/jobs.rs"]
 mod jobs;
 
 use futures_util::StreamExt as _;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
-use jobs::{Error, Jobs, env_or, message_id};
-use lapin::message::Delivery;
+use jobs::{Error, Jobs, env_or};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    BasicRejectOptions, QueueDeclareOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
@@ -145,7 +145,7 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
             delivery = deliveries.next() => match delivery {
                 Some(Ok(delivery)) => {
                     received += 1;
-                    work.spawn(handle(jobs.clone(), delivery));
+                    work.spawn(amqp::handle(jobs.clone(), delivery));
                 }
                 Some(Err(error)) => return Err(error.into()),
                 // Cancelled, by us or by the broker (queue deleted).
@@ -160,28 +160,4 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
         channel,
         connection,
     })
-}
-
-/// The job, then the ack: a message is acked only once its row is stored.
-async fn handle(jobs: Jobs, delivery: Delivery) {
-    let Some(id) = message_id(&delivery.data) else {
-        eprintln!("rejecting a message whose body is not an id");
-        let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-        return;
-    };
-    let acked = match jobs.process(id).await {
-        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-        Err(error) => {
-            eprintln!("message {id}: {error}; requeued");
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
-        }
-    };
-    if let Err(error) = acked {
-        eprintln!("message {id}: cannot ack: {error}");
-    }
 }
