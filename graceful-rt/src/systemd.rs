@@ -63,9 +63,8 @@ impl Notifier {
 
     #[cfg(all(feature = "systemd", unix))]
     fn send(&self, message: &str) {
-        if self.handed_over.load(std::sync::atomic::Ordering::Acquire)
-            && !message.starts_with("MAINPID=")
-        {
+        // `hand_over` sends its message before it sets the flag.
+        if self.handed_over.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
         if let Some(socket) = &self.socket {
