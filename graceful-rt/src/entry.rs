@@ -193,7 +193,7 @@ async fn main_then_cleanup<B, F>(
         until_requested(body(shutdown.clone()), shutdown).await
     };
     // If main returned on its own, the clock starts now, for the cleanup.
-    shutdown.begin(Cause::MainReturned);
+    shutdown.begin(Cause::MainReturned, |_| {});
     let Some(output) = output else {
         machine.main_ended(Main::Cancelled);
         return;

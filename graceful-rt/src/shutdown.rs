@@ -173,13 +173,14 @@ impl Shutdown {
     /// # }
     /// ```
     pub fn trigger(&self) {
-        if self.begin(Cause::Triggered) {
+        let started = self.begin(Cause::Triggered, |_| {
             log::info!(
                 "shutdown triggered by the application, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
             self.log_lame_duck();
-        } else {
+        });
+        if !started {
             log::info!(
                 "shutdown triggered again, already shutting down ({})",
                 self.left()
@@ -190,13 +191,13 @@ impl Shutdown {
     /// A task of [`Tasks`](crate::Tasks) failed (its error is logged):
     /// the service no longer does all its work, so it stops.
     pub(crate) fn task_failed(&self, task: &'static str) {
-        if self.begin(Cause::TaskFailed(task)) {
+        self.begin(Cause::TaskFailed(task), |_| {
             log::info!(
                 "task {task} failed, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
             self.log_lame_duck();
-        }
+        });
     }
 
     /// Upgrades the process by hand-off (Unix): starts the executable at the
@@ -235,7 +236,9 @@ impl Shutdown {
     /// false when it had already started.
     #[cfg(unix)]
     pub(crate) fn upgraded(&self, new_process: u32) -> bool {
-        self.begin(Cause::Upgraded(new_process))
+        self.begin(Cause::Upgraded(new_process), |_| {
+            log::info!("upgraded: pid {new_process} is ready, draining");
+        })
     }
 
     /// Tells the service manager that the service is ready: with the
@@ -349,7 +352,12 @@ impl Shutdown {
         self.inner.process.as_deref()
     }
 
-    pub(crate) fn begin(&self, cause: Cause) -> bool {
+    /// Starts the shutdown with `cause`, unless it has started already.
+    /// Only the first call does, and only it calls `announce`, with the
+    /// timeline, before anything else learns of the shutdown: its log line
+    /// is the shutdown's first, even when the rest runs to the exit before
+    /// this thread is scheduled again. Returns whether this call did it.
+    pub(crate) fn begin(&self, cause: Cause, announce: impl FnOnce(&Timeline)) -> bool {
         let mut first = false;
         let timeline = *self.inner.begun.get_or_init(|| {
             first = true;
@@ -362,6 +370,7 @@ impl Shutdown {
             Timeline::new(cause, Instant::now(), self.budget(cause), lame_duck)
         });
         if first {
+            announce(&timeline);
             if let Some(process) = &self.inner.process {
                 // The kept listeners close now: a plain shutdown refuses new
                 // connections once its servers stop accepting, and a new
@@ -396,10 +405,8 @@ impl Shutdown {
         let interrupted_before =
             signal == Signal::Interrupt && self.inner.interrupted.swap(true, Ordering::SeqCst);
         let force = self.inner.process.as_ref().filter(|_| interrupted_before);
-        if self.begin(Cause::Signal(signal)) {
-            let budget = self
-                .timeline()
-                .map_or(self.inner.timeout, |timeline| timeline.budget());
+        let started = self.begin(Cause::Signal(signal), |timeline| {
+            let budget = timeline.budget();
             log::info!(
                 "received {signal}, shutting down (timeout {})",
                 duration::display(budget)
@@ -414,7 +421,11 @@ impl Shutdown {
                 );
             }
             self.log_lame_duck();
-        } else if let Some(process) = force {
+        });
+        if started {
+            return;
+        }
+        if let Some(process) = force {
             log::warning!(
                 "received {signal} again, exiting now without waiting for what is pending"
             );

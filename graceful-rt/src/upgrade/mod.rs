@@ -163,10 +163,7 @@ fn upgrade(shutdown: &Shutdown) {
     // Taken out before the shutdown starts, so `shutdown_begun` leaves it.
     let child = new_process().take();
     let why = match outcome {
-        Ok(()) if shutdown.upgraded(pid) => {
-            log::info!("upgraded: pid {pid} is ready, draining");
-            return;
-        }
+        Ok(()) if shutdown.upgraded(pid) => return,
         Ok(()) => "was ready after the shutdown began".to_owned(),
         Err(why) => why,
     };
