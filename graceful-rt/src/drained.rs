@@ -18,10 +18,16 @@ pub struct Drained {
     /// each was served, and its connection closed after it.
     pub late: usize,
     /// Requests cut at the drain deadline: every request whose head had
-    /// arrived and whose response had not been written out in full.
+    /// arrived and whose response's last frame had not been produced, and
+    /// the gRPC calls ended just before it (`calls_ended`).
     pub requests_cut: usize,
     /// Connections still open at the drain deadline, closed there.
     pub connections_cut: usize,
+    /// Of `requests_cut`, the gRPC calls still running shortly before the
+    /// drain deadline (`http::CALL_END_LEAD`), which the server ended with
+    /// `grpc-status: 14` (UNAVAILABLE, "server is shutting down"): their
+    /// clients saw a status they retry, not a broken stream.
+    pub calls_ended: usize,
     /// Connections closed before the drain deadline because their client
     /// held them for `http::CLIENT_BOUND` without a request in flight: it
     /// did not finish a request head, answer HTTP/2's GOAWAY PING, or read.
@@ -40,6 +46,7 @@ impl Drained {
         self.late += other.late;
         self.requests_cut += other.requests_cut;
         self.connections_cut += other.connections_cut;
+        self.calls_ended += other.calls_ended;
         self.unresponsive += other.unresponsive;
         self.elapsed = self.elapsed.max(other.elapsed);
     }

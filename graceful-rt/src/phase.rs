@@ -248,7 +248,7 @@ impl PhaseMachine {
         let drain_cut = state
             .drain
             .as_ref()
-            .is_some_and(|drain| drain.connections_cut > 0);
+            .is_some_and(|drain| drain.requests_cut > 0 || drain.connections_cut > 0);
         let closes_failed = state.closes.iter().any(|close| {
             close
                 .ended

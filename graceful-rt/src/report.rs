@@ -19,7 +19,7 @@
 //! | `drain_ms` | number or null | from the cause to main's return: the time the server took to drain |
 //! | `cleanup_ms` | number or null | from the start of the cleanup to its end (or to the forced exit) |
 //! | `total_ms` | number or null | from the cause to the exit |
-//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `late` (requests that arrived after draining began, served with `Connection: close`), `requests_cut` (requests whose head had arrived and whose response had not been written out in full) and `connections_cut` (at the drain deadline), `unresponsive` (connections closed earlier because their client held them without a request for [`http::CLIENT_BOUND`](crate#http)) |
+//! | `drain` | object or null | what [`http::serve`](crate#http) counted while draining, summed over servers; null without one: `in_flight` and `connections` when draining began, `late` (requests that arrived after draining began, served with `Connection: close`), `requests_cut` (requests whose head had arrived and whose response's last frame had not been produced, the gRPC calls of `calls_ended` included) and `connections_cut` (at the drain deadline), `calls_ended` (gRPC calls still running just before the drain deadline, ended with `grpc-status: 14`, UNAVAILABLE, which clients retry), `unresponsive` (connections closed earlier because their client held them without a request for [`http::CLIENT_BOUND`](crate#http)) |
 //! | `closes` | array | one object per close, in plan order (below) |
 //! | `pending` | array of strings | what was still running at a forced exit: `main` and/or close names; empty otherwise |
 //!
@@ -185,12 +185,19 @@ impl Report {
             }
         }
         if let Some(drain) = &self.drain {
-            if drain.connections_cut > 0 {
+            if drain.requests_cut > 0 || drain.connections_cut > 0 {
                 let _ = write!(
                     line,
                     ", drain deadline cut {} requests on {} connections",
                     drain.requests_cut, drain.connections_cut
                 );
+                if drain.calls_ended > 0 {
+                    let _ = write!(
+                        line,
+                        " ({} gRPC calls ended with UNAVAILABLE)",
+                        drain.calls_ended
+                    );
+                }
             }
             if drain.late > 0 {
                 let _ = write!(line, ", {} late requests served", drain.late);
@@ -246,6 +253,7 @@ impl Report {
                 json.field("late").number(drain.late);
                 json.field("requests_cut").number(drain.requests_cut);
                 json.field("connections_cut").number(drain.connections_cut);
+                json.field("calls_ended").number(drain.calls_ended);
                 json.field("unresponsive").number(drain.unresponsive);
                 json.close('}');
             }

@@ -21,18 +21,15 @@ use super::state::ServerState;
 pub(crate) struct Activity {
     /// The server this connection belongs to.
     server: Arc<ServerState>,
-    /// Requests whose head has arrived and whose response has not yet been
-    /// handed to the socket in full: counted from the service call until
-    /// the first flush of the connection after the response's last frame.
+    /// Requests whose head has arrived and whose response's last frame has
+    /// not yet been handed to hyper: counted from the service call until
+    /// the response body yields its last frame (or is dropped). Never a
+    /// response the client already has: hyper writes a frame only after
+    /// the body has yielded it.
     in_flight: AtomicUsize,
-    /// Of those, the responses whose last frame the service has produced,
-    /// waiting for the flush that hands them to the socket.
-    answered: AtomicUsize,
-    /// The connection's IO is gone: an answered response is done at once.
-    io_closed: AtomicBool,
     /// Nanoseconds since [`epoch`] when the connection was accepted or
-    /// last handed a response to the socket: its client may have sent the
-    /// next request right after, and it may still be on the wire.
+    /// last finished a response: its client may have sent the next request
+    /// right after, and it may still be on the wire.
     last_active: AtomicU64,
     /// Bytes arrived while no request was in flight, and no request has
     /// started since: the head of the next HTTP/1.1 request, part of it
@@ -55,6 +52,11 @@ pub(crate) struct Activity {
     cut: AtomicBool,
     /// Notified when the connection is cut.
     cut_notify: Notify,
+    /// The gRPC calls on this connection are to end now, with UNAVAILABLE
+    /// (see [`Activity::end_calls`]).
+    calls_ending: AtomicBool,
+    /// Notified then: a call's answer or body waits on it.
+    calls_end: Arc<Notify>,
     /// The tasks waiting on the socket, woken when the connection is cut.
     read_waker: Mutex<Option<Waker>>,
     write_waker: Mutex<Option<Waker>>,
@@ -75,8 +77,6 @@ impl Activity {
         Activity {
             server,
             in_flight: AtomicUsize::new(0),
-            answered: AtomicUsize::new(0),
-            io_closed: AtomicBool::new(false),
             // A fresh connection may have its first request on the wire.
             last_active: AtomicU64::new(now_nanos()),
             head_pending: AtomicBool::new(false),
@@ -87,6 +87,8 @@ impl Activity {
             watched: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             cut_notify: Notify::new(),
+            calls_ending: AtomicBool::new(false),
+            calls_end: Arc::new(Notify::new()),
             read_waker: Mutex::new(None),
             write_waker: Mutex::new(None),
         }
@@ -125,26 +127,21 @@ impl Activity {
         }
     }
 
-    /// The service produced the response's last frame (or the response was
-    /// dropped): it is done once the connection next flushes, or at once if
-    /// the connection's IO is gone.
+    /// The response's body yielded its last frame (or the response was
+    /// dropped): no longer in flight. What hyper has still to write out
+    /// is the connection's business, bounded like any client that does
+    /// not read (see [`Activity::wrote`]).
     pub(crate) fn request_answered(&self) {
-        // SeqCst with `io_closed`: either this sees the IO gone and
-        // releases the response, or the IO's drop sees this response.
-        self.answered.fetch_add(1, Ordering::SeqCst);
-        if self.io_closed.load(Ordering::SeqCst) {
-            self.release(self.answered.swap(0, Ordering::SeqCst));
-        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.touch();
+        self.announce();
     }
 
-    /// `count` answered responses were handed to the socket (or their
-    /// connection is gone): no longer in flight.
-    fn release(&self, count: usize) {
-        if count > 0 {
-            self.in_flight.fetch_sub(count, Ordering::SeqCst);
-            self.touch();
-            self.announce();
-        }
+    /// Bytes went out to the socket: while draining, the client is reading,
+    /// so it is not unresponsive (a long response read slowly is not cut
+    /// at [`CLIENT_BOUND`](super::CLIENT_BOUND) after its last frame).
+    fn wrote(&self) {
+        self.announce();
     }
 
     /// From now on, request starts and ends notify [`changed`](Self::changed).
@@ -169,16 +166,16 @@ impl Activity {
         self.head_pending.load(Ordering::Relaxed)
     }
 
-    /// How long since the connection was accepted or last handed a
-    /// response to the socket.
+    /// How long since the connection was accepted or last finished a
+    /// response.
     pub(crate) fn idle_for(&self) -> Duration {
         let last = self.last_active.load(Ordering::Acquire);
         Duration::from_nanos(now_nanos().saturating_sub(last))
     }
 
-    /// A future that resolves at the next request start or end (or when the
-    /// connection turns out to be HTTP/2); it counts events from its
-    /// creation on, so create it before checking the state.
+    /// A future that resolves at the next request start or end, write to
+    /// the socket, or when the connection turns out to be HTTP/2; it counts
+    /// events from its creation on, so create it before checking the state.
     pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.changed.notified()
     }
@@ -193,6 +190,27 @@ impl Activity {
                 waker.wake();
             }
         }
+    }
+
+    /// Ends every gRPC call still running on this connection: a call whose
+    /// handler has not answered yet is answered `UNAVAILABLE`, and a
+    /// response whose body is still streaming ends with `grpc-status: 14`
+    /// trailers, so that clients see a status they retry rather than a
+    /// broken stream. Shortly before the connection is cut.
+    pub(crate) fn end_calls(&self) {
+        self.calls_ending.store(true, Ordering::SeqCst);
+        self.calls_end.notify_waiters();
+    }
+
+    /// Whether the gRPC calls of this connection are to end now.
+    pub(crate) fn calls_ending(&self) -> bool {
+        self.calls_ending.load(Ordering::SeqCst)
+    }
+
+    /// A future that resolves when [`end_calls`](Self::end_calls) is called
+    /// after its creation (check [`calls_ending`](Self::calls_ending) too).
+    pub(crate) fn calls_end(&self) -> tokio::sync::futures::OwnedNotified {
+        Arc::clone(&self.calls_end).notified_owned()
     }
 
     /// Resolves once the connection is cut.
@@ -211,6 +229,16 @@ impl Activity {
 
     fn is_cut(&self) -> bool {
         self.cut.load(Ordering::Acquire)
+    }
+
+    /// What a write to the socket tells: progress (see [`Activity::wrote`]),
+    /// or a task to wake at a cut.
+    fn after_write(&self, poll: &Poll<io::Result<usize>>, cx: &Context<'_>) {
+        match poll {
+            Poll::Ready(Ok(written)) if *written > 0 => self.wrote(),
+            Poll::Pending => self.park(&self.write_waker, cx.waker()),
+            Poll::Ready(_) => {}
+        }
     }
 
     /// Keeps `waker` to wake at a cut, once the connection is upgraded.
@@ -266,6 +294,12 @@ impl Connections {
     pub(crate) fn cut_all(&self) {
         self.each(Activity::cut);
     }
+
+    /// Ends the gRPC calls of every open connection (shortly before the
+    /// drain deadline).
+    pub(crate) fn end_calls(&self) {
+        self.each(Activity::end_calls);
+    }
 }
 
 /// How every HTTP/2 connection starts (RFC 9113, section 3.4): `PRI` is a
@@ -292,9 +326,6 @@ pin_project_lite::pin_project! {
 
     impl<T> PinnedDrop for TrackedIo<T> {
         fn drop(this: Pin<&mut Self>) {
-            let activity = &this.activity;
-            activity.io_closed.store(true, Ordering::SeqCst);
-            activity.release(activity.answered.swap(0, Ordering::SeqCst));
             this.counts.connection_closed();
         }
     }
@@ -359,9 +390,7 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = this.io.poll_write(cx, data);
-        if poll.is_pending() {
-            this.activity.park(&this.activity.write_waker, cx.waker());
-        }
+        this.activity.after_write(&poll, cx);
         poll
     }
 
@@ -375,9 +404,7 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = this.io.poll_write_vectored(cx, data);
-        if poll.is_pending() {
-            this.activity.park(&this.activity.write_waker, cx.waker());
-        }
+        this.activity.after_write(&poll, cx);
         poll
     }
 
@@ -385,21 +412,8 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         self.io.is_write_vectored()
     }
 
-    /// hyper (HTTP/1.1) and h2 flush their connection after writing out
-    /// what they buffered: a flush that completes hands every response
-    /// answered before it began to the socket. (An HTTP/2 response answered
-    /// while its connection's task was already between encoding its frames
-    /// and flushing is released one flush early: its frames go out at the
-    /// task's next poll, microseconds later.)
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let answered = this.activity.answered.load(Ordering::SeqCst);
-        let poll = this.io.poll_flush(cx);
-        if answered > 0 && matches!(poll, Poll::Ready(Ok(()))) {
-            this.activity.answered.fetch_sub(answered, Ordering::SeqCst);
-            this.activity.release(answered);
-        }
-        poll
+        self.project().io.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -431,35 +445,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answered_response_is_in_flight_until_the_next_flush() {
+    async fn an_answered_response_is_done_at_once_flushed_or_not() {
         let (mut io, activity, mut peer) = tracked(64);
+        activity.request_started();
         activity.request_started();
         io.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
         activity.request_answered();
-        assert_eq!(activity.in_flight(), 1, "answered, not yet flushed");
-        io.flush().await.unwrap();
-        assert_eq!(activity.in_flight(), 0, "flushed after it was answered");
+        assert_eq!(activity.in_flight(), 1, "one answered, one in flight");
+        drop(io);
+        activity.request_answered();
+        assert_eq!(activity.in_flight(), 0, "answered after the close");
         let mut head = [0u8; 17];
         peer.read_exact(&mut head).await.unwrap();
     }
 
     #[tokio::test]
-    async fn an_answered_response_is_done_when_its_connection_closes() {
-        let (io, activity, _peer) = tracked(64);
-        activity.request_started();
-        activity.request_started();
-        activity.request_answered();
-        drop(io);
-        assert_eq!(
-            activity.in_flight(),
-            1,
-            "the unanswered one is still in flight"
-        );
-        activity.request_answered();
-        assert_eq!(
-            activity.in_flight(),
-            0,
-            "answered after the close: done at once"
-        );
+    async fn a_write_while_watched_is_news_to_the_drain() {
+        let (mut io, activity, mut peer) = tracked(64);
+        activity.watch();
+        let changed = activity.changed();
+        let mut changed = std::pin::pin!(changed);
+        changed.as_mut().enable();
+        io.write_all(b"data").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), changed)
+            .await
+            .expect("the write was announced");
+        let mut data = [0u8; 4];
+        peer.read_exact(&mut data).await.unwrap();
     }
 }

@@ -1,19 +1,23 @@
 //! A request in flight, from the arrival of its head to the last frame of
-//! its response's body: [`InFlight`] counts it (on its connection under
+//! its response's body (trailers, a data frame after which the body is at
+//! its end, or the end itself): [`InFlight`] counts it (on its connection under
 //! [`serve`](super::serve), on the layer's state for a lone
 //! [`DrainLayer`](super::DrainLayer)), and [`DrainBody`] carries the count
 //! to the body's end. Shared by the layer and `serve`'s own service.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::futures::OwnedNotified;
 
 use super::connection::Activity;
+use super::grpc;
 use super::state::{Phase, ServerState};
 
 /// The body of the 503 answered to a request that arrives while draining.
@@ -23,7 +27,7 @@ const SHUTTING_DOWN: &str = r#"{"error":"server is shutting down"}"#;
 /// its body carries the count to its end, and from the shutdown on an
 /// HTTP/1.1 response says `Connection: close`. A `101 Switching Protocols`
 /// tells the connection it is being upgraded.
-pub(crate) fn respond<B>(
+pub(crate) fn respond<B: Body>(
     response: Response<B>,
     guard: InFlight,
     http1: bool,
@@ -40,7 +44,19 @@ pub(crate) fn respond<B>(
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    Response::from_parts(parts, DrainBody::inner(body, Some(guard)))
+    // A body already at its end (no body, or a gRPC trailers-only answer)
+    // yields no frame to mark the end: the request is answered now.
+    if body.is_end_stream() {
+        return Response::from_parts(parts, DrainBody::inner(body, None, None));
+    }
+    // A gRPC response under `serve` can be ended by the server.
+    let ending = match &guard.owner {
+        Owner::Connection(activity) if !http1 && grpc::is_grpc(&parts.headers) => {
+            Some(Box::pin(activity.calls_end()))
+        }
+        _ => None,
+    };
+    Response::from_parts(parts, DrainBody::inner(body, Some(guard), ending))
 }
 
 /// The 503 answered to a request that arrives while draining.
@@ -60,8 +76,7 @@ pub(crate) fn shutting_down<B>(http1: bool) -> Response<DrainBody<B>> {
 }
 
 /// A request in flight: counted from `call` until its response body has
-/// been produced in full (or dropped, when the connection dies); under
-/// `serve`, until its connection has then flushed it to the socket. Under
+/// yielded its last frame (or is dropped, when the connection dies). Under
 /// `serve` it is counted by its connection alone: nothing shared between
 /// workers is written on the request path.
 pub(crate) struct InFlight {
@@ -105,6 +120,22 @@ impl InFlight {
     fn state(&self) -> &ServerState {
         self.owner.state()
     }
+
+    /// Whether the server ends this call now: its connection's calls are
+    /// ending (`ending` resolves, or has been told already). Registers
+    /// `cx` to be woken when they do.
+    pub(crate) fn call_ends(&self, ending: Pin<&mut OwnedNotified>, cx: &mut Context<'_>) -> bool {
+        let Owner::Connection(activity) = &self.owner else {
+            return false;
+        };
+        ending.poll(cx).is_ready() || activity.calls_ending()
+    }
+
+    /// The server ended this call with UNAVAILABLE: counted, and no
+    /// longer in flight.
+    pub(crate) fn call_ended(self) {
+        self.state().calls_ended.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Drop for InFlight {
@@ -136,17 +167,33 @@ pin_project_lite::pin_project! {
             #[pin]
             body: B,
             guard: Option<InFlight>,
+            // A gRPC response under `serve`: resolves when its connection
+            // ends its calls (see `Activity::end_calls`). Boxed, so that
+            // the body stays `Unpin` when `B` is.
+            ending: Option<Pin<Box<OwnedNotified>>>,
         },
         Rejected {
             bytes: Option<Bytes>,
+        },
+        // Ended by the server: the trailers still to send, if any.
+        Ended {
+            trailers: Option<HeaderMap>,
         },
     }
 }
 
 impl<B> DrainBody<B> {
-    fn inner(body: B, guard: Option<InFlight>) -> DrainBody<B> {
+    fn inner(
+        body: B,
+        guard: Option<InFlight>,
+        ending: Option<Pin<Box<OwnedNotified>>>,
+    ) -> DrainBody<B> {
         DrainBody {
-            kind: BodyKind::Inner { body, guard },
+            kind: BodyKind::Inner {
+                body,
+                guard,
+                ending,
+            },
         }
     }
 
@@ -155,6 +202,13 @@ impl<B> DrainBody<B> {
             kind: BodyKind::Rejected {
                 bytes: Some(Bytes::from_static(SHUTTING_DOWN.as_bytes())),
             },
+        }
+    }
+
+    /// An empty body, at its end.
+    pub(crate) fn empty() -> DrainBody<B> {
+        DrainBody {
+            kind: BodyKind::Ended { trailers: None },
         }
     }
 }
@@ -170,11 +224,30 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        match self.project().kind.project() {
-            BodyKindProj::Inner { body, guard } => {
-                let frame = std::task::ready!(body.poll_frame(cx));
-                if frame.is_none() {
-                    // The response is complete: no longer in flight.
+        let mut kind = self.project().kind;
+        match kind.as_mut().project() {
+            BodyKindProj::Inner {
+                mut body,
+                guard,
+                ending,
+            } => {
+                if let (Some(ending), Some(counted)) = (ending.as_mut(), guard.as_ref()) {
+                    if counted.call_ends(ending.as_mut(), cx) {
+                        // The server ends the call: after the frame it was
+                        // on, with trailers that say UNAVAILABLE. The inner
+                        // body is dropped, and the count with it.
+                        guard.take().expect("counted").call_ended();
+                        kind.set(BodyKind::Ended { trailers: None });
+                        let trailers = Frame::trailers(grpc::unavailable_trailers());
+                        return Poll::Ready(Some(Ok(trailers)));
+                    }
+                }
+                let frame = std::task::ready!(body.as_mut().poll_frame(cx));
+                if guard.is_some() && is_last(frame.as_ref(), &*body) {
+                    // The response is complete: no longer in flight. hyper
+                    // polls no further once the body is at its end (h2
+                    // sends the frame with END_STREAM), so this is the
+                    // last look the count gets.
                     guard.take();
                 }
                 Poll::Ready(frame)
@@ -182,6 +255,11 @@ where
             BodyKindProj::Rejected { bytes } => {
                 Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes))))
             }
+            BodyKindProj::Ended { trailers } => Poll::Ready(
+                trailers
+                    .take()
+                    .map(|trailers| Ok(Frame::trailers(trailers))),
+            ),
         }
     }
 
@@ -189,6 +267,7 @@ where
         match &self.kind {
             BodyKind::Inner { body, .. } => body.is_end_stream(),
             BodyKind::Rejected { bytes } => bytes.is_none(),
+            BodyKind::Ended { trailers } => trailers.is_none(),
         }
     }
 
@@ -198,7 +277,17 @@ where
             BodyKind::Rejected { bytes } => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
             }
+            BodyKind::Ended { .. } => SizeHint::with_exact(0),
         }
+    }
+}
+
+/// Whether `frame`, just yielded by `body`, ends the response: trailers,
+/// a frame after which the body is at its end, an error, or the end.
+fn is_last<B: Body>(frame: Option<&Result<Frame<B::Data>, B::Error>>, body: &B) -> bool {
+    match frame {
+        Some(Ok(frame)) => frame.is_trailers() || body.is_end_stream(),
+        Some(Err(_)) | None => true,
     }
 }
 
@@ -207,6 +296,7 @@ impl<B> std::fmt::Debug for DrainBody<B> {
         match &self.kind {
             BodyKind::Inner { .. } => f.write_str("DrainBody::Inner"),
             BodyKind::Rejected { .. } => f.write_str("DrainBody::Rejected"),
+            BodyKind::Ended { .. } => f.write_str("DrainBody::Ended"),
         }
     }
 }

@@ -84,6 +84,7 @@
 //! ends or the process exits, after the cleanup.
 
 mod connection;
+mod grpc;
 mod in_flight;
 mod layer;
 mod make;
@@ -120,3 +121,10 @@ pub const IDLE_GRACE: Duration = Duration::from_millis(100);
 /// deployed to, and a small part of any shutdown budget. Requests in flight
 /// are not bounded by it: they have until the drain deadline.
 pub const CLIENT_BOUND: Duration = Duration::from_secs(1);
+
+/// How long before the drain deadline (or the end of an aged connection's
+/// grace) the gRPC calls still running are ended with `UNAVAILABLE`: time
+/// for their trailers to reach the client, and for the connection, with no
+/// stream left, to close by its protocol before it is cut. A few round
+/// trips on any network a server is deployed to.
+pub const CALL_END_LEAD: Duration = Duration::from_millis(50);

@@ -2,11 +2,11 @@
 //! drain along the shutdown's timeline.
 
 use std::future::{Future, IntoFuture, poll_fn};
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::pin::{Pin, pin};
-
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use super::make::{IncomingStream, MakeService};
 use super::service::ConnectionService;
 use super::state::{Phase, ServerState};
 use super::stats::DrainStats;
-use super::{CLIENT_BOUND, IDLE_GRACE};
+use super::{CALL_END_LEAD, CLIENT_BOUND, IDLE_GRACE};
 use crate::drained::Drained;
 use crate::duration;
 use crate::log;
@@ -92,6 +92,7 @@ where
         app: app.prepare(),
         shutdown,
         stats: DrainStats::default(),
+        settings: Settings::default(),
     }
 }
 
@@ -115,12 +116,71 @@ pub struct Serve<L, M> {
     app: M,
     shutdown: Shutdown,
     stats: DrainStats,
+    settings: Settings,
+}
+
+/// How [`serve`] treats each connection: see the methods of [`Serve`].
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    nodelay: bool,
+    age: Option<Duration>,
+    age_grace: Option<Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            nodelay: true,
+            age: None,
+            age_grace: None,
+        }
+    }
 }
 
 impl<L, M> Serve<L, M> {
     /// Live counts of the server's requests and connections.
     pub fn stats(&self) -> DrainStats {
         self.stats.clone()
+    }
+
+    /// Whether every TCP connection accepted gets `TCP_NODELAY` (default:
+    /// yes, as Go's and nginx's servers do). Without it, Nagle's algorithm
+    /// holds a small write back while an earlier one is unacknowledged:
+    /// an HTTP/2 GOAWAY written right after a PING's answer waited for the
+    /// client's delayed ACK, about 40 ms. Applies to connections whose IO
+    /// is a [`tokio::net::TcpStream`] (a `TcpListener`, with or without
+    /// `tap_io`); a listener of your own (TLS, say) sets it on the stream
+    /// it wraps.
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.settings.nodelay = nodelay;
+        self
+    }
+
+    /// Closes each HTTP/2 connection once it is `age` old (give or take
+    /// 10%, so that connections opened together do not all go at once),
+    /// the way the drain does: GOAWAY, the streams it accepted finish,
+    /// then it closes. Clients reconnect, through their load balancer or
+    /// resolver, which spreads long-lived connections (gRPC's) over the
+    /// instances that exist now: after a rolling restart, or a scale-up,
+    /// they would otherwise stay pinned where they were (gRFC A9's
+    /// `MAX_CONNECTION_AGE`). Default: no limit.
+    ///
+    /// HTTP/1.1 connections are left alone: closing an idle one races
+    /// the client's next request, and a client opens one per request it
+    /// has in flight anyway.
+    pub fn max_connection_age(mut self, age: Duration) -> Self {
+        self.settings.age = Some(age);
+        self
+    }
+
+    /// How long a connection closed for its age has to finish its streams
+    /// after the GOAWAY (default: as long as they take). Past it, its gRPC
+    /// calls end with `UNAVAILABLE` (so their clients retry them), and the
+    /// connection is closed [`CALL_END_LEAD`] later. gRFC A9's
+    /// `MAX_CONNECTION_AGE_GRACE`.
+    pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
+        self.settings.age_grace = Some(grace);
+        self
     }
 }
 
@@ -159,10 +219,11 @@ where
         app,
         shutdown,
         stats,
+        settings,
     } = serve;
     // Borrowed mutably across the awaits below, so that the future is
     // `Send` without asking the make-service to be `Sync`.
-    let mut acceptor = Acceptor::new(app, &stats);
+    let mut acceptor = Acceptor::new(app, &stats, settings);
     accept_until_draining(&mut listener, &mut acceptor, &shutdown).await;
     take_the_backlog(&mut listener, &mut acceptor).await;
     drop(listener);
@@ -171,13 +232,14 @@ where
     // queued in a backlog that is about to be reset.
     stats.state.enter(Phase::Draining);
     let start = DrainStart::now(&stats, &shutdown);
-    let (requests_cut, connections_cut) = wait_or_cut(&stats, &shutdown, start.deadline).await;
+    let cut = wait_or_cut(&stats, &shutdown, start.deadline).await;
     let drained = Drained {
         in_flight: start.in_flight,
         connections: start.connections,
         late: stats.late(),
-        requests_cut,
-        connections_cut,
+        requests_cut: cut.calls_ended + cut.requests,
+        connections_cut: cut.connections,
+        calls_ended: cut.calls_ended,
         unresponsive: stats.state.unresponsive.load(Ordering::Acquire),
         elapsed: start.at.elapsed(),
     };
@@ -195,10 +257,11 @@ struct Acceptor<M> {
     app: M,
     state: Arc<ServerState>,
     connections: Arc<Connections>,
+    settings: Settings,
 }
 
 impl<M> Acceptor<M> {
-    fn new(app: M, stats: &DrainStats) -> Acceptor<M> {
+    fn new(app: M, stats: &DrainStats, settings: Settings) -> Acceptor<M> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // CONNECT, for WebSockets over HTTP/2.
         builder.http2().enable_connect_protocol();
@@ -207,6 +270,7 @@ impl<M> Acceptor<M> {
             app,
             state: Arc::clone(&stats.state),
             connections: Arc::clone(&stats.connections),
+            settings,
         }
     }
 
@@ -217,6 +281,9 @@ impl<M> Acceptor<M> {
         L: Listener,
         M: MakeService<L>,
     {
+        if self.settings.nodelay {
+            set_nodelay(&io);
+        }
         poll_fn(|cx| self.app.poll_ready(cx)).await;
         let service = self
             .app
@@ -226,14 +293,46 @@ impl<M> Acceptor<M> {
         self.connections.add(&activity);
         let io = TrackedIo::new(io, Arc::clone(&activity), Arc::clone(&self.state));
         let service = ConnectionService::new(service, Arc::clone(&activity));
+        let age = self.settings.age.map(|age| Age {
+            at: Instant::now() + jittered(age),
+            grace: self.settings.age_grace,
+        });
         tokio::spawn(connection(
             self.builder.clone(),
             io,
             service,
             activity,
             Arc::clone(&self.state),
+            age,
         ));
     }
+}
+
+/// Sets `TCP_NODELAY` on `io` if it is a TCP stream (see
+/// [`Serve::tcp_nodelay`]). A failure leaves the connection as it was.
+fn set_nodelay<Io: 'static>(io: &Io) {
+    if let Some(tcp) = (io as &dyn std::any::Any).downcast_ref::<tokio::net::TcpStream>() {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(target: "graceful::http", "cannot set TCP_NODELAY: {error}");
+        }
+    }
+}
+
+/// When a connection is old enough to close, and how long it then has.
+#[derive(Clone, Copy, Debug)]
+struct Age {
+    at: Instant,
+    grace: Option<Duration>,
+}
+
+/// `age`, give or take 10%, at random.
+fn jittered(age: Duration) -> Duration {
+    static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+    let nth = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+    // A random fraction in [0, 1), from the standard library's hasher
+    // keys (random per process) and a counter.
+    let random = (RandomState::new().hash_one(nth) >> 11) as f64 / (1u64 << 53) as f64;
+    age.mul_f64(0.9 + 0.2 * random)
 }
 
 /// Accepts until draining begins. From the shutdown on (the lame duck),
@@ -316,11 +415,31 @@ impl DrainStart {
     }
 }
 
+/// What the drain deadline ended: see [`wait_or_cut`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Cut {
+    /// gRPC calls ended with UNAVAILABLE, [`CALL_END_LEAD`] before it.
+    calls_ended: usize,
+    /// Requests still in flight at the deadline.
+    requests: usize,
+    /// Connections still open at the deadline.
+    connections: usize,
+}
+
 /// Waits until every connection has closed, or cuts what is open at the
 /// drain `deadline`; each close is progress, reported to the service
-/// manager now and then. Returns the requests and connections cut.
-async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant) -> (usize, usize) {
+/// manager now and then. [`CALL_END_LEAD`] before the deadline, the gRPC
+/// calls still running are ended with UNAVAILABLE, so that their trailers
+/// reach their clients before the cut.
+async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant) -> Cut {
     let state = &stats.state;
+    let ended_before = state.calls_ended.load(Ordering::Acquire);
+    let calls_ended = || state.calls_ended.load(Ordering::Acquire) - ended_before;
+    let end_calls_at = deadline
+        .checked_sub(CALL_END_LEAD)
+        .unwrap_or(deadline)
+        .max(Instant::now());
+    let mut calls_told = false;
     let mut reported: Option<Instant> = None;
     loop {
         let closed_one = state.connection_closes();
@@ -333,9 +452,17 @@ async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant)
             }
         }
         tokio::select! {
-            () = state.all_closed() => return (0, 0),
+            () = state.all_closed() => return Cut { calls_ended: calls_ended(), ..Cut::default() },
+            () = tokio::time::sleep_until(end_calls_at.into()), if !calls_told => {
+                calls_told = true;
+                stats.connections.end_calls();
+            }
             () = tokio::time::sleep_until(deadline.into()) => {
-                let cut = (stats.in_flight(), stats.connections());
+                let cut = Cut {
+                    calls_ended: calls_ended(),
+                    requests: stats.in_flight(),
+                    connections: stats.connections(),
+                };
                 stats.connections.cut_all();
                 return cut;
             }
@@ -356,11 +483,22 @@ fn log_drained(drained: &Drained) {
             duration::display(CLIENT_BOUND),
         );
     }
+    if drained.calls_ended > 0 {
+        log::warning!(
+            "drain deadline: ended {} gRPC {} still running with UNAVAILABLE",
+            drained.calls_ended,
+            plural(drained.calls_ended, "call", "calls"),
+        );
+    }
     if drained.connections_cut > 0 {
         log::warning!(
             "drain deadline passed: cut {} {} on {} {}",
-            drained.requests_cut,
-            plural(drained.requests_cut, "request", "requests"),
+            drained.requests_cut - drained.calls_ended,
+            plural(
+                drained.requests_cut - drained.calls_ended,
+                "request",
+                "requests"
+            ),
             drained.connections_cut,
             plural(drained.connections_cut, "connection", "connections"),
         );
@@ -383,13 +521,15 @@ fn log_drained(drained: &Drained) {
 
 /// Serves one connection until it closes: normally until draining begins,
 /// then until it may close without losing a request (see [`drain`]), then
-/// until the server cuts it at the drain deadline at the latest.
+/// until the server cuts it at the drain deadline at the latest. An HTTP/2
+/// connection with an [`Age`] closes once it reaches it.
 async fn connection<Io, S, B>(
     builder: auto::Builder<TokioExecutor>,
     io: TrackedIo<Io>,
     service: ConnectionService<S>,
     activity: Arc<Activity>,
     state: Arc<ServerState>,
+    age: Option<Age>,
 ) where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: RequestService<B>,
@@ -401,6 +541,23 @@ async fn connection<Io, S, B>(
         biased;
         ended = connection.as_mut() => return ended_with(ended),
         () = state.draining() => {}
+        grace = aged(age, &activity) => {
+            // GOAWAY: the client opens its next streams elsewhere.
+            connection.as_mut().graceful_shutdown();
+            let grace_end = grace.map(|grace| Instant::now() + grace);
+            tokio::select! {
+                biased;
+                ended = connection.as_mut() => return ended_with(ended),
+                () = state.draining() => {}
+                () = sleep_until_some(grace_end) => {
+                    activity.end_calls();
+                    if let Ok(ended) = tokio::time::timeout(CALL_END_LEAD, connection.as_mut()).await {
+                        ended_with(ended);
+                    }
+                    return; // Dropping the connection closes its socket.
+                }
+            }
+        }
     }
     // Dropping the connection (unresponsive, or cut) closes its socket.
     tokio::select! {
@@ -408,6 +565,27 @@ async fn connection<Io, S, B>(
             state.unresponsive.fetch_add(1, Ordering::AcqRel);
         },
         () = activity.cut_requested() => {}
+    }
+}
+
+/// Resolves when an HTTP/2 connection reaches its `age`, with the grace it
+/// then has; never for HTTP/1.1, or without an age.
+async fn aged(age: Option<Age>, activity: &Activity) -> Option<Duration> {
+    let Some(Age { at, grace }) = age else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep_until(at.into()).await;
+    if !activity.is_http2() {
+        return std::future::pending().await;
+    }
+    grace
+}
+
+/// Sleeps until `until`; forever when it is `None`.
+async fn sleep_until_some(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -13,9 +13,12 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response, Version};
+use http_body::Body;
 use hyper::body::Incoming;
+use tokio::sync::futures::OwnedNotified;
 
 use super::connection::Activity;
+use super::grpc;
 use super::in_flight::{DrainBody, InFlight, Owner, respond};
 use super::state::Phase;
 
@@ -36,6 +39,7 @@ impl<S, B> hyper::service::Service<Request<Incoming>> for ConnectionService<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone,
+    B: Body,
 {
     type Response = Response<DrainBody<B>>;
     type Error = Infallible;
@@ -50,6 +54,8 @@ where
             // connection closes after it.
             state.late.fetch_add(1, Ordering::AcqRel);
         }
+        // A gRPC call can be ended by the server before its handler answers.
+        let ending = grpc::is_call(&request).then(|| self.activity.calls_end());
         let guard = InFlight::new(Owner::Connection(Arc::clone(&self.activity)), http1);
         Answer {
             step: Step::Ready {
@@ -58,6 +64,7 @@ where
                 request: Some(request),
             },
             guard: Some(guard),
+            ending,
             http1,
         }
     }
@@ -73,6 +80,9 @@ pin_project_lite::pin_project! {
         #[pin]
         step: Step<S>,
         guard: Option<InFlight>,
+        // For a gRPC call: resolves when its connection ends its calls.
+        #[pin]
+        ending: Option<OwnedNotified>,
         http1: bool,
     }
 }
@@ -97,11 +107,20 @@ pin_project_lite::pin_project! {
 impl<S, B> Future for Answer<S>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>,
+    B: Body,
 {
     type Output = Result<Response<DrainBody<B>>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if let (Some(ending), Some(guard)) = (this.ending.as_pin_mut(), this.guard.as_ref()) {
+            if guard.call_ends(ending, cx) {
+                // Answered UNAVAILABLE at once; the handler is dropped
+                // with this future.
+                this.guard.take().expect("counted").call_ended();
+                return Poll::Ready(Ok(grpc::unavailable(DrainBody::empty())));
+            }
+        }
         loop {
             match this.step.as_mut().project() {
                 StepProj::Ready { service, request } => {

@@ -41,6 +41,9 @@ pub(crate) struct ServerState {
     /// Connections closed during the drain because their client held them
     /// for [`CLIENT_BOUND`](super::CLIENT_BOUND) without a request.
     pub(crate) unresponsive: AtomicUsize,
+    /// gRPC calls ended with `UNAVAILABLE` shortly before the drain
+    /// deadline, or at the end of a connection's age grace.
+    pub(crate) calls_ended: AtomicUsize,
     /// Notified when the last connection closes.
     all_closed: Notify,
     /// Notified when any connection closes.
