@@ -195,6 +195,9 @@ mod drained;
 mod duration;
 mod entry;
 pub mod exit_code;
+#[cfg(feature = "tonic-health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic-health")))]
+pub mod grpc;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
