@@ -260,6 +260,50 @@ fn a_silent_idle_http2_client_is_closed_after_the_client_bound() {
     assert_eq!(report["drain"]["requests_cut"], 0, "{report}");
 }
 
+/// The stale count of a response already delivered (it used to stay in
+/// flight until the connection's next flush, which never came once the
+/// client stopped reading, so the drain waited for the deadline and exited
+/// 3): a busy connection whose client has every response, then reads
+/// nothing. The count says what the client has; the connection is closed
+/// as unresponsive, and the process exits 0.
+#[test]
+fn a_client_that_has_every_response_then_stops_reading_counts_nothing_in_flight() {
+    const STREAMS: usize = 32;
+    for run in 1..=5 {
+        let (service, report) = start(&format!("h2-answered-then-silent-{run}"));
+        let mut client = h2::Connection::open(service.address, Pings::Answer).expect("connect");
+        for _ in 0..STREAMS {
+            client.request("GET", "/").unwrap();
+        }
+        assert!(
+            client.wait(ANSWER, |seen| seen.finished == STREAMS),
+            "run {run}: not every stream was answered"
+        );
+        assert!(client.look(|seen| seen.streams.values().all(h2::Stream::answered)));
+        client.stop_reading();
+        let sent = service.process.signal(Signal::SIGTERM);
+        let exit = service.process.wait_exit(EXIT_BOUND);
+        let latency = exit.at - sent;
+        let stderr = exit.stderr_text();
+        eprintln!("run {run}: {STREAMS} answered, then silent: exit after {latency:?}");
+        assert_eq!(exit.code(), Some(0), "run {run}: {stderr}");
+        assert!(
+            latency < CLIENT_BOUND + PROMPT,
+            "run {run}: exit took {latency:?}"
+        );
+        assert_eq!(
+            exit.stderr_lines("draining: stopped accepting; 0 requests in flight on 1 connection")
+                .len(),
+            1,
+            "run {run}: {stderr}"
+        );
+        let report = support::read_report(&report);
+        assert_eq!(report["drain"]["in_flight"], 0, "run {run}: {report}");
+        assert_eq!(report["drain"]["unresponsive"], 1, "run {run}: {report}");
+        assert_eq!(report["drain"]["requests_cut"], 0, "run {run}: {report}");
+    }
+}
+
 /// A request head of which the client has sent only a part.
 const HALF_A_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
 

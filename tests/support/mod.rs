@@ -18,6 +18,8 @@ pub mod h2;
 pub mod http;
 pub mod load;
 pub mod nginx;
+pub mod proxy;
+pub mod python;
 pub mod servers;
 
 /// How long a fixture may take to build and start on a loaded machine.
@@ -172,6 +174,17 @@ impl Process {
     pub fn wait_for_stdout(&mut self, line: &str, bound: Duration) {
         let found = wait_for(&self.stdout.lines, |seen| seen == line, bound);
         self.fail_unless(found, &format!("{line:?} on stdout"), bound);
+    }
+
+    /// Waits until the process prints a line starting with `prefix` on
+    /// stdout.
+    pub fn wait_for_stdout_prefix(&mut self, prefix: &str, bound: Duration) {
+        let found = wait_for(&self.stdout.lines, |seen| seen.starts_with(prefix), bound);
+        self.fail_unless(
+            found,
+            &format!("a line starting with {prefix:?} on stdout"),
+            bound,
+        );
     }
 
     /// Waits until the process prints a line containing `needle` on stderr.
