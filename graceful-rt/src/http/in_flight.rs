@@ -300,3 +300,128 @@ impl<B> std::fmt::Debug for DrainBody<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::task::Waker;
+
+    use http_body_util::{Empty, Full};
+
+    use super::*;
+
+    fn counted() -> (InFlight, Arc<Activity>) {
+        let activity = Arc::new(Activity::new(Arc::new(ServerState::default())));
+        let guard = InFlight::new(Owner::Connection(Arc::clone(&activity)), false);
+        assert_eq!(activity.in_flight(), 1);
+        (guard, activity)
+    }
+
+    fn poll<B: Body<Data = Bytes> + Unpin>(body: &mut B) -> Option<Frame<Bytes>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(body).poll_frame(&mut cx) {
+            Poll::Ready(frame) => frame.map(|frame| frame.ok().expect("a frame")),
+            Poll::Pending => panic!("the body is ready"),
+        }
+    }
+
+    /// A body of these frames, always ready, that does not know its end
+    /// in advance (as a stream's does not).
+    struct Frames(VecDeque<Frame<Bytes>>);
+
+    impl Frames {
+        fn of(frames: impl IntoIterator<Item = Frame<Bytes>>) -> Frames {
+            Frames(frames.into_iter().collect())
+        }
+    }
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    #[test]
+    fn a_response_is_answered_at_its_last_frame_before_any_flush_or_drop() {
+        // hyper hands the frame to h2, whose connection task may write and
+        // flush it before the body is dropped: the count waits for neither.
+        let (guard, activity) = counted();
+        let response = respond(Response::new(Full::new(Bytes::from("hi"))), guard, false);
+        let mut body = response.into_body();
+        assert_eq!(activity.in_flight(), 1, "not a frame yet");
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_data()));
+        assert!(body.is_end_stream());
+        assert_eq!(activity.in_flight(), 0, "its last frame was yielded");
+    }
+
+    #[test]
+    fn trailers_end_a_response() {
+        let (guard, activity) = counted();
+        let frames = Frames::of([
+            Frame::data(Bytes::from("message")),
+            Frame::trailers(HeaderMap::new()),
+        ]);
+        let mut body = respond(Response::new(frames), guard, false).into_body();
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_data()));
+        assert_eq!(activity.in_flight(), 1, "a message, and more to come");
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_trailers()));
+        assert_eq!(activity.in_flight(), 0, "the trailers end it");
+    }
+
+    #[test]
+    fn a_body_already_at_its_end_is_answered_at_once() {
+        let (guard, activity) = counted();
+        let response = respond(Response::new(Empty::<Bytes>::new()), guard, false);
+        assert_eq!(activity.in_flight(), 0);
+        drop(response);
+        assert_eq!(activity.in_flight(), 0, "counted once");
+    }
+
+    #[test]
+    fn a_grpc_response_ends_with_unavailable_trailers_when_its_connection_ends_its_calls() {
+        let (guard, activity) = counted();
+        let frames = Frames::of([
+            Frame::data(Bytes::from("tick")),
+            Frame::data(Bytes::from("tick")),
+        ]);
+        let response = Response::builder()
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .body(frames)
+            .unwrap();
+        let mut body = respond(response, guard, false).into_body();
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_data()));
+        activity.end_calls();
+        let trailers = poll(&mut body)
+            .and_then(|frame| frame.into_trailers().ok())
+            .expect("trailers");
+        assert_eq!(trailers["grpc-status"], "14");
+        assert_eq!(trailers["grpc-message"], "server is shutting down");
+        assert!(body.is_end_stream());
+        assert_eq!(activity.in_flight(), 0);
+        assert_eq!(activity.server().calls_ended.load(Ordering::Acquire), 1);
+        assert!(poll(&mut body).is_none());
+    }
+
+    #[test]
+    fn an_http1_response_is_not_ended_as_a_grpc_call() {
+        let (guard, activity) = counted();
+        let frames = Frames::of([Frame::data(Bytes::from("a")), Frame::data(Bytes::from("b"))]);
+        let response = Response::builder()
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .body(frames)
+            .unwrap();
+        let mut body = respond(response, guard, true).into_body();
+        activity.end_calls();
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_data()));
+        assert!(poll(&mut body).is_some_and(|frame| frame.is_data()));
+        assert!(poll(&mut body).is_none());
+        assert_eq!(activity.in_flight(), 0);
+    }
+}
