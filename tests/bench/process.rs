@@ -36,6 +36,10 @@
 //!     ours stopped then started again, (C) ours upgraded by hand-off
 //!     (SIGUSR2), interleaved (A B C A B C …); each failed request is
 //!     printed to stderr.
+//! 12. gRPC across SIGTERM, `examples/grpc.rs` against the same service on
+//!     tonic's own server (`tests/bench/grpc.rs`): unary calls lost and
+//!     failed, a stream that ignores the shutdown, and a rolling restart of
+//!     two instances under Python grpcio's round_robin.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -43,18 +47,22 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
-#[path = "../support/h2.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod h2;
-#[path = "../support/http.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod http;
-#[path = "../support/load.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod load;
+// The tests' support: clients (h2, http, load), processes, the Python
+// clients and free ports. (Its own `allow` covers the parts a crate does
+// not use.)
+#[path = "../support/mod.rs"]
+mod support;
+// The gRPC client of figure 12.
+#[allow(dead_code)]
+#[path = "../../examples/grpc/worker.rs"]
+mod worker;
+
+mod grpc;
+
+use support::{h2, http, load};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1278,7 +1286,13 @@ fn main() {
         "fixture-baseline-axum",
         "fixture-same-app-graceful",
         "fixture-same-app-axum",
+        "grpc",
+        "fixture-grpc-tonic",
     ]);
+    let grpc_binaries = grpc::Binaries {
+        ours: binaries["grpc"].clone(),
+        tonic: binaries["fixture-grpc-tonic"].clone(),
+    };
     let express = express_server();
     let timeout = [("GRACEFUL_TIMEOUT".to_owned(), "3s".to_owned())];
     let ours = Contender {
@@ -1400,6 +1414,7 @@ fn main() {
                         println!("{}", figures.row(restart));
                     }
                 }
+                "grpc" => println!("{}", grpc::figure(&grpc_binaries, runs(5))),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1446,6 +1461,8 @@ fn main() {
     let same = same_app(&same_ours, &same_plain);
     eprintln!("11. a restart of one instance under load");
     let restart = restart_figure(&ours, &axum);
+    eprintln!("12. gRPC across SIGTERM");
+    let grpc = grpc::figure(&grpc_binaries, runs(5));
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1660,6 +1677,7 @@ fn main() {
     for (kind, figures) in RESTARTS_COMPARED.into_iter().zip(&restart) {
         let _ = writeln!(md, "{}", figures.row(kind));
     }
+    let _ = writeln!(md, "\n{grpc}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
