@@ -40,6 +40,9 @@
 //!     tonic's own server (`tests/bench/grpc.rs`): unary calls lost and
 //!     failed, a stream that ignores the shutdown, and a rolling restart of
 //!     two instances under Python grpcio's round_robin.
+//! 13. `TCP_NODELAY`, on the same app with it and without it
+//!     (`tests/bench/nodelay.rs`): the GOAWAY's latency right after a
+//!     PING's answer, and HTTP/2 latency of small responses.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -47,7 +50,7 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 // The tests' support: clients (h2, http, load), processes, the Python
@@ -61,6 +64,7 @@ mod support;
 mod worker;
 
 mod grpc;
+mod nodelay;
 
 use support::{h2, http, load};
 
@@ -309,6 +313,13 @@ impl Contender {
 }
 
 impl Running {
+    /// Sends SIGTERM, and returns when, without waiting for the exit.
+    fn sigterm(&self) -> Instant {
+        let at = Instant::now();
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        at
+    }
+
     /// Sends SIGTERM and returns how long the process took to exit, and when.
     fn terminate(self) -> (Duration, Instant) {
         let (after, at, _) = self.terminate_with_code();
@@ -1415,6 +1426,7 @@ fn main() {
                     }
                 }
                 "grpc" => println!("{}", grpc::figure(&grpc_binaries, runs(5))),
+                "nodelay" => println!("{}", nodelay::figure(&same_ours, runs(9))),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1463,6 +1475,8 @@ fn main() {
     let restart = restart_figure(&ours, &axum);
     eprintln!("12. gRPC across SIGTERM");
     let grpc = grpc::figure(&grpc_binaries, runs(5));
+    eprintln!("13. TCP_NODELAY");
+    let nodelay = nodelay::figure(&same_ours, runs(9));
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1678,6 +1692,7 @@ fn main() {
         let _ = writeln!(md, "{}", figures.row(kind));
     }
     let _ = writeln!(md, "\n{grpc}");
+    let _ = writeln!(md, "\n{nodelay}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\

@@ -79,6 +79,8 @@ pub struct Seen {
     /// How many of `streams` have ended, answered or reset.
     pub finished: usize,
     pub pings: usize,
+    /// When the server acknowledged each of the client's PINGs.
+    pub ping_acks: Vec<Instant>,
     /// The server ended the connection: `Ok` for a clean EOF, `Err` with
     /// the error's kind otherwise, and when.
     pub closed: Option<(Result<(), ErrorKind>, Instant)>,
@@ -275,6 +277,10 @@ fn record(frame: &Frame, shared: &Shared, pings: Pings) -> Option<(u8, u8, u32, 
         PING if frame.flags & ACK == 0 => {
             seen.pings += 1;
             (pings == Pings::Answer).then(|| (PING, ACK, 0, frame.payload.clone()))
+        }
+        PING => {
+            seen.ping_acks.push(now);
+            None
         }
         GOAWAY => {
             seen.goaways.push(GoAway {
