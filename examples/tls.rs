@@ -147,6 +147,8 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (TlsConnection, SocketAddr) {
         // `TcpListener`'s own `Listener` impl retries accept errors.
         let (tcp, remote) = axum::serve::Listener::accept(&mut self.tcp).await;
+        // `serve` sets it on the TCP streams it sees; this one it does not.
+        let _ = tcp.set_nodelay(true);
         let connection = TlsConnection::Handshaking {
             accept: self.acceptor.accept(tcp),
             timeout: Box::pin(tokio::time::sleep(HANDSHAKE_TIMEOUT)),

@@ -103,6 +103,10 @@
 //! shut down, on a thread of their own: tag them `after` everything else,
 //! so the spans of the drain and of the other closes are exported).
 //!
+//! With the `tonic-health` feature, `grpc::health_reporter` serves
+//! tonic-health's `grpc.health.v1` so that it answers `NOT_SERVING` from
+//! the first signal and ends its `Watch` streams when draining begins.
+//!
 //! [`Tasks`] runs named background tasks under the shutdown: one that fails
 //! or panics starts it (exit code 1), and, tagged `#[cleanup]`, closing
 //! waits for every one and reports each by name.

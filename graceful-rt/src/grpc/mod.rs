@@ -10,15 +10,18 @@
 //! wired to the [`Shutdown`](crate::Shutdown).
 //!
 //! ```no_run
+//! use graceful_rt::grpc::ServingStatus;
 //! use graceful_rt::{Shutdown, graceful_main};
-//! use tonic_health::pb::health_server::HealthServer;
 //!
 //! #[graceful_main(timeout = "15s", drain_delay = "5s")]
 //! async fn main(shutdown: Shutdown) -> std::io::Result<()> {
 //!     let (health, health_service) = graceful_rt::grpc::health_reporter(&shutdown);
-//!     // Your services, registered as they become ready:
-//!     health.set_serving::<HealthServer<graceful_rt::grpc::HealthService>>().await;
-//!     let router = tonic::service::Routes::new(health_service).into_axum_router();
+//!     // Your services, as each becomes ready: `set_serving::<FooServer<Foo>>()`,
+//!     // or by name.
+//!     health.set_service_status("shop.Orders", ServingStatus::Serving).await;
+//!     let router = tonic::service::Routes::new(health_service)
+//!         // .add_service(FooServer::new(foo))
+//!         .into_axum_router();
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
 //!     graceful_rt::http::serve(listener, router, shutdown).await?;
 //!     Ok(())

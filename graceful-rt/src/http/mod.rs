@@ -37,8 +37,12 @@
 //!      6). A connection with a request in flight closes after its
 //!      response, which says `Connection: close`.
 //! 4. **In-flight requests finish.** A request is in flight from the
-//!    arrival of its head until its response has been written out to the
-//!    socket in full.
+//!    arrival of its head until its response body yields its last frame
+//!    (the trailers, a frame after which the body is at its end, or the end
+//!    itself; at once for a response without a body): never a response its
+//!    client already has. What hyper still has to write out then is bounded
+//!    like any client that does not read (6); bytes going out count as the
+//!    client reading.
 //! 5. **A request that arrives on an open connection after draining began**
 //!    was on the wire when it began: it is served like an in-flight one, and
 //!    its connection closes after it (`Connection: close`; on HTTP/2, a
@@ -61,8 +65,23 @@
 //! 7. **The drain deadline** (the shutdown deadline minus the cleanup
 //!    reserve) closes whatever is still open, upgraded connections
 //!    (WebSocket) included, so the cleanup always runs inside the timeout;
-//!    every request whose head had arrived and whose response was not
-//!    written out is counted as cut, and the exit code is then 3.
+//!    every request whose head had arrived and whose response had not
+//!    ended is counted as cut, and the exit code is then 3. [`CALL_END_LEAD`]
+//!    before it, the **gRPC calls** still running are ended by the server
+//!    with `grpc-status: 14` (UNAVAILABLE, "server is shutting down"): a
+//!    trailers-only answer when the handler has not answered, trailers
+//!    after the message in progress when the response streams. Their
+//!    clients see a status they retry instead of a broken stream (which
+//!    tonic's client reports as UNKNOWN); they count as cut
+//!    ([`Drained::calls_ended`]). A streaming call whose client has stopped
+//!    reading cannot take its trailers, and is cut with its connection.
+//!
+//! Every TCP connection gets `TCP_NODELAY` ([`Serve::tcp_nodelay`]), as Go's
+//! and nginx's servers set it: the drain's small writes (a GOAWAY, a
+//! PING's answer) go out at once, not after the client's delayed ACK. An
+//! HTTP/2 connection can also be closed at an age
+//! ([`Serve::max_connection_age`]), the drain's way, so that long-lived
+//! clients move to the instances that exist now.
 //!
 //! **Pipelined HTTP/1.1 requests** (several sent before the first response)
 //! are not all answered when draining begins: the request in flight is

@@ -36,9 +36,10 @@ use crate::{BoxError, Shutdown};
 /// `graceful_rt::http::serve(listener, app, shutdown)`.
 ///
 /// - `listener` is any [`axum::serve::Listener`]: a
-///   [`tokio::net::TcpListener`], a [`tokio::net::UnixListener`], either
-///   with `tap_io` (of [`axum::serve::ListenerExt`]) to set `TCP_NODELAY`,
-///   say, or one of your own, such as a TLS listener
+///   [`tokio::net::TcpListener`] (its connections get `TCP_NODELAY`: see
+///   [`Serve::tcp_nodelay`]), a [`tokio::net::UnixListener`], either with
+///   `tap_io` (of [`axum::serve::ListenerExt`]) to set what else you need,
+///   or one of your own, such as a TLS listener
 ///   (`examples/tls.rs`: accept hands over the TCP stream and the handshake
 ///   runs on the connection's task, so one slow client never holds up the
 ///   others, and a handshake in progress when draining begins is bounded

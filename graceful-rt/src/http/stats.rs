@@ -18,7 +18,8 @@ pub struct DrainStats {
 }
 
 impl DrainStats {
-    /// Requests whose response has not been written out in full yet.
+    /// Requests whose response has not ended yet (its body has not
+    /// yielded its last frame).
     #[must_use]
     pub fn in_flight(&self) -> usize {
         self.state.in_flight.load(Ordering::Acquire) + self.connections.in_flight()
