@@ -102,6 +102,7 @@
 //! A task that holds the socket without using it keeps it until the task
 //! ends or the process exits, after the cleanup.
 
+mod accept;
 mod connection;
 mod grpc;
 mod in_flight;

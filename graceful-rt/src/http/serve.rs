@@ -14,6 +14,7 @@ use axum::serve::Listener;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 
+use super::accept::{Burst, accept};
 use super::connection::{Activity, Connections, TrackedIo};
 use super::make::private::RequestService;
 use super::make::{IncomingStream, MakeService};
@@ -101,9 +102,10 @@ where
 ///
 /// # Errors
 ///
-/// None today: the listener retries accept errors (out of file
-/// descriptors, say) itself, and a connection's error ends that connection
-/// only (logged at `debug`, target `graceful::http`). The `io::Result` is
+/// None today: accept errors (out of file descriptors, say) are retried,
+/// with a backoff, and logged once per burst for a `TcpListener` (other
+/// listeners retry in their own way), and a connection's error ends that
+/// connection only (logged at `debug`, target `graceful::http`). The `io::Result` is
 /// `axum::serve`'s shape, kept for listeners that can fail.
 ///
 /// # Cancel safety
@@ -225,8 +227,9 @@ where
     // Borrowed mutably across the awaits below, so that the future is
     // `Send` without asking the make-service to be `Sync`.
     let mut acceptor = Acceptor::new(app, &stats, settings);
-    accept_until_draining(&mut listener, &mut acceptor, &shutdown).await;
-    take_the_backlog(&mut listener, &mut acceptor).await;
+    let mut burst = Burst::default();
+    accept_until_draining(&mut listener, &mut acceptor, &mut burst, &shutdown).await;
+    take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
     drop(listener);
     // Only now do responses say `Connection: close`: a client told to
     // reconnect finds the port closed and is refused at once, rather than
@@ -341,6 +344,7 @@ fn jittered(age: Duration) -> Duration {
 async fn accept_until_draining<L, M>(
     listener: &mut L,
     acceptor: &mut Acceptor<M>,
+    burst: &mut Burst,
     shutdown: &Shutdown,
 ) where
     L: Listener,
@@ -357,10 +361,9 @@ async fn accept_until_draining<L, M>(
                 lame_duck = true;
                 acceptor.state.enter(Phase::LameDuck);
             }
-            // The listener retries accept errors itself (axum's wait a
-            // second after one that is not the connection's own, such as
-            // running out of file descriptors); draining goes on meanwhile.
-            (io, remote_addr) = listener.accept() => acceptor.accept::<L>(io, remote_addr).await,
+            // Accept errors are retried with a backoff (see `accept`);
+            // draining goes on meanwhile.
+            (io, remote_addr) = accept(listener, burst) => acceptor.accept::<L>(io, remote_addr).await,
         }
     }
 }
@@ -368,14 +371,14 @@ async fn accept_until_draining<L, M>(
 /// Stops accepting. What is already in the backlog was accepted by the
 /// kernel and may carry a request: it is served rather than reset by
 /// closing the listener on it. (The caller then closes the listener.)
-async fn take_the_backlog<L, M>(listener: &mut L, acceptor: &mut Acceptor<M>)
+async fn take_the_backlog<L, M>(listener: &mut L, acceptor: &mut Acceptor<M>, burst: &mut Burst)
 where
     L: Listener,
     M: MakeService<L>,
 {
     loop {
         let queued = {
-            let mut accept = pin!(listener.accept());
+            let mut accept = pin!(accept(listener, burst));
             poll_fn(|cx| Poll::Ready(accept.as_mut().poll(cx))).await
         };
         match queued {
