@@ -322,6 +322,9 @@ pin_project_lite::pin_project! {
         io: T,
         activity: Arc<Activity>,
         counts: Arc<ServerState>,
+        // Until its first byte, an IO that is not a plain socket (TLS, say)
+        // is read through this waker: see `SocketWake`.
+        socket_wake: Option<Arc<SocketWake>>,
     }
 
     impl<T> PinnedDrop for TrackedIo<T> {
@@ -331,13 +334,74 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<T> TrackedIo<T> {
+impl<T: 'static> TrackedIo<T> {
     pub(crate) fn new(io: T, activity: Arc<Activity>, counts: Arc<ServerState>) -> TrackedIo<T> {
         counts.connection_opened();
+        let socket_wake = (!is_plain_socket(&io)).then(|| {
+            Arc::new(SocketWake {
+                activity: Arc::clone(&activity),
+                task: Mutex::new(None),
+            })
+        });
         TrackedIo {
             io,
             activity,
             counts,
+            socket_wake,
+        }
+    }
+}
+
+/// Whether `io` is a socket whose bytes are the protocol's own (TCP, a
+/// Unix socket): then the first wake of its reader brings its first byte.
+fn is_plain_socket<T: 'static>(io: &T) -> bool {
+    let io = io as &dyn std::any::Any;
+    #[cfg(unix)]
+    if io.is::<tokio::net::UnixStream>() {
+        return true;
+    }
+    io.is::<tokio::net::TcpStream>()
+}
+
+/// The waker a layered IO (TLS over TCP, say) is read with until it yields
+/// its first byte: the socket below may be busy with a handshake while
+/// nothing reaches hyper, and those bytes are activity all the same. Each
+/// wake of the reader (bytes, or the end, arrived below) touches the
+/// connection, so a handshake in progress when draining begins is not
+/// closed as idle; it is bounded by [`CLIENT_BOUND`](super::CLIENT_BOUND)
+/// like any client that has not sent its request. The connection's task
+/// is woken for other reasons too, which is why its own waker cannot tell.
+struct SocketWake {
+    activity: Arc<Activity>,
+    /// The waker of the task reading, as of its last read.
+    task: Mutex<Option<Waker>>,
+}
+
+impl SocketWake {
+    fn waker_for(self: &Arc<Self>, task: &Waker) -> Waker {
+        let mut slot = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(parked) if parked.will_wake(task) => {}
+            _ => *slot = Some(task.clone()),
+        }
+        Waker::from(Arc::clone(self))
+    }
+}
+
+impl std::task::Wake for SocketWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.activity.touch();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.wake();
         }
     }
 }
@@ -356,7 +420,19 @@ impl<T: AsyncRead> AsyncRead for TrackedIo<T> {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
-        let poll = this.io.poll_read(cx, buf);
+        let poll = match this.socket_wake {
+            Some(wake) => {
+                let waker = wake.waker_for(cx.waker());
+                let poll = this.io.poll_read(&mut Context::from_waker(&waker), buf);
+                if !matches!(poll, Poll::Pending) {
+                    // Its first byte (or its end): the handshake, if any, is
+                    // over, and hyper's reads tell the rest.
+                    *this.socket_wake = None;
+                }
+                poll
+            }
+            None => this.io.poll_read(cx, buf),
+        };
         match &poll {
             // Bytes on a connection with no request in flight: the HTTP/2
             // preface, or the head of the next HTTP/1.1 request. (Flags,
