@@ -419,3 +419,61 @@ fn a_handshake_in_progress_holds_up_neither_other_clients_nor_the_drain() {
     assert_eq!(report["drain"]["connections_cut"], 0, "{report}");
     assert_eq!(report["drain"]["requests_cut"], 0, "{report}");
 }
+
+/// A handshake that is progressing when draining begins is not an idle
+/// connection: its bytes reach the server below TLS, where hyper sees
+/// nothing, and they count as activity. Here the client's ClientHello
+/// trickles in (a piece every 30 ms, as over a slow link) across SIGTERM,
+/// long after the connection was accepted; the handshake then completes
+/// and the request it carries is served. (Closed as idle 100 ms after its
+/// accept, as a connection that has sent hyper nothing would be, its
+/// request would be lost.)
+#[test]
+fn a_handshake_progressing_across_sigterm_is_completed_and_its_request_served() {
+    const PIECES: usize = 10;
+    const PACE: Duration = Duration::from_millis(30);
+    let server = start("slow-handshake");
+    let mut client =
+        ClientConnection::new(client_config(&server.root, b"http/1.1"), localhost()).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    let mut tcp = std::net::TcpStream::connect(server.address).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let accepted = Instant::now();
+    let mut sent = None;
+    for (index, piece) in hello.chunks(hello.len().div_ceil(PIECES)).enumerate() {
+        std::thread::sleep(PACE);
+        tcp.write_all(piece).unwrap();
+        // Well past the grace of a fresh connection: the drain begins in
+        // the midst of the handshake.
+        if index == 4 {
+            sent = Some(server.process.signal(Signal::SIGTERM));
+        }
+    }
+    let sent = sent.expect("signalled");
+    tcp.set_read_timeout(Some(ANSWER)).unwrap();
+    let mut tls = tokio_rustls::rustls::Stream::new(&mut client, &mut tcp);
+    tls.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .expect("the handshake completes");
+    let mut response = Vec::new();
+    let read = tls.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let exit = server.process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "slow handshake: SIGTERM {:?} after the accept; {read:?}, {:?}; exit {:?} after {:?}",
+        sent - accepted,
+        text.lines().next(),
+        exit.code(),
+        exit.at - sent
+    );
+    assert!(sent - accepted > IDLE_GRACE, "signalled too early to tell");
+    assert!(text.starts_with("HTTP/1.1 200"), "{read:?}: {text:?}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    let report = support::read_report(&server.report);
+    assert_eq!(report["drain"]["requests_cut"], 0, "{report}");
+    assert_eq!(report["drain"]["late"], 1, "{report}");
+}

@@ -101,6 +101,8 @@ pub struct Process {
     child: Child,
     stdout: Stream,
     stderr: Stream,
+    /// Its stdin, when kept open (see [`Process::start_with_stdin_open`]).
+    stdin: Option<std::process::ChildStdin>,
 }
 
 /// How a process ended.
@@ -140,22 +142,34 @@ impl Process {
 
     /// Starts `command` (an example, or a program that runs one) with
     /// extra environment variables.
-    pub fn start_command(mut command: Command, env: &[(&str, &str)]) -> Process {
+    pub fn start_command(command: Command, env: &[(&str, &str)]) -> Process {
+        Process::spawn(command, env, Stdio::null())
+    }
+
+    /// Starts the example `name` with its stdin a pipe the test holds open
+    /// and never writes to: a read of it blocks until the process exits.
+    pub fn start_with_stdin_open(name: &str, env: &[(&str, &str)]) -> Process {
+        Process::spawn(Command::new(binary(name)), env, Stdio::piped())
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)], stdin: Stdio) -> Process {
         let mut child = command
             .env_remove("GRACEFUL_TIMEOUT")
             .env_remove("GRACEFUL_REPORT")
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start the fixture");
         let stdout = Stream::read(child.stdout.take().unwrap());
         let stderr = Stream::read(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
         Process {
             child,
             stdout,
             stderr,
+            stdin,
         }
     }
 
@@ -246,6 +260,7 @@ impl Process {
             mut child,
             stdout,
             stderr,
+            stdin,
         } = self;
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let (exited_tx, exited) = mpsc::channel();
@@ -265,6 +280,7 @@ impl Process {
             }
         };
         let _ = waiter.join();
+        drop(stdin);
         // The pipes close at exit; let the readers catch up.
         Exit {
             status,

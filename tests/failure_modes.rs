@@ -1,0 +1,255 @@
+//! The ways a shutdown goes wrong in the field, as users of other stacks
+//! reported them, each reproduced with a real process, a real signal and
+//! real sockets, and each test named for the report it answers:
+//!
+//! - hyper #2294: out of file descriptors, the shutdown never finished;
+//! - tokio #5338 (tokio-graceful-shutdown #50): blocking tasks kept the
+//!   process alive after a clean shutdown;
+//! - hyper-util #101: a half-sent HTTP/2 preface hung the shutdown.
+//!
+//! (TLS handshakes stalled or in progress at SIGTERM are in tests/tls.rs.)
+//! Every wait is for an event (a log line, an answer, an exit), bounded.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use graceful_rt::http::CLIENT_BOUND;
+use support::http::{self, Outcome};
+use support::{Process, Service, Signal};
+
+/// "At once", on a loaded machine.
+const PROMPT: Duration = Duration::from_millis(500);
+/// How long a client waits for any answer before calling it a hang.
+const ANSWER: Duration = Duration::from_secs(5);
+/// How long a process may take to exit after SIGTERM before the test
+/// calls it hung.
+const EXIT_BOUND: Duration = Duration::from_secs(10);
+
+/// The descriptors a process has open now.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or_else(|error| panic!("cannot list /proc/{pid}/fd: {error}"))
+}
+
+/// Sends `GET /` on `stream` and waits at most `bound` for the answer.
+fn get(stream: &mut TcpStream, bound: Duration) -> Outcome {
+    http::request(stream, "GET", "/", bound)
+}
+
+#[test]
+fn hyper_2294_out_of_file_descriptors_serving_goes_on_and_the_shutdown_finishes() {
+    // The example service, first without a limit to count what it holds
+    // open at rest, then with room for only a few connections more.
+    let probe = Service::start("fd-probe", &[]);
+    let at_rest = open_descriptors(probe.process.pid());
+    probe.process.signal(Signal::SIGTERM);
+    assert_eq!(probe.process.wait_exit(EXIT_BOUND).code(), Some(0));
+    let room = 8;
+    let limit = at_rest + room;
+    let report = support::report_path("fd-limit");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fd-limit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = dir.join("items.db");
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .arg(format!("--nofile={limit}:{limit}"))
+        .arg(support::binary("service"));
+    let mut process = Process::start_command(
+        command,
+        &[
+            ("PORT", "0"),
+            ("DATABASE_PATH", database.to_str().unwrap()),
+            ("GRACEFUL_TIMEOUT", "3s"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
+    );
+    let line = process.wait_for_stderr_line("listening on ", ANSWER);
+    let address = line.rsplit(' ').next().unwrap().parse().unwrap();
+
+    // Three times as many clients as there is room for: the first few are
+    // served, the others wait in the listener's queue while accept fails.
+    let mut clients: Vec<TcpStream> = (0..room * 3)
+        .map(|_| http::connect(address).expect("connect"))
+        .collect();
+    process.wait_for_stderr("accept failed: Too many open files", ANSWER);
+    let answered: Vec<bool> = clients
+        .iter_mut()
+        .map(|client| get(client, Duration::from_millis(300)).status() == Some(200))
+        .collect();
+    let served_first = answered.iter().filter(|&&ok| ok).count();
+    eprintln!(
+        "{at_rest} descriptors at rest, limit {limit}: {served_first} of {} clients served while out of descriptors",
+        clients.len()
+    );
+    assert!(
+        served_first > 0 && served_first < clients.len(),
+        "{served_first} served"
+    );
+    // Serving goes on: the connections accepted are served again.
+    for (client, _) in clients.iter_mut().zip(&answered).filter(|(_, ok)| **ok) {
+        assert_eq!(get(client, ANSWER).status(), Some(200));
+    }
+    // Room again: the served clients leave, and those that waited in the
+    // queue are accepted and answered (their requests were sent above).
+    let mut waiting: Vec<TcpStream> = clients
+        .drain(..)
+        .zip(answered)
+        .filter_map(|(client, ok)| (!ok).then_some(client))
+        .collect();
+    let freed = Instant::now();
+    let mut later = 0;
+    for client in waiting.iter_mut().take(room / 2) {
+        let outcome = http::receive(client, ANSWER);
+        assert_eq!(outcome.status(), Some(200), "a queued client: {outcome:?}");
+        later += 1;
+    }
+    eprintln!(
+        "{later} queued clients served within {:?} of the room freed",
+        freed.elapsed()
+    );
+    process.wait_for_stderr("accepting again after ", ANSWER);
+
+    // Some are still queued, accept still failing: SIGTERM drains anyway.
+    let sent = process.signal(Signal::SIGTERM);
+    let exit = process.wait_exit(EXIT_BOUND);
+    let latency = exit.at - sent;
+    let stderr = exit.stderr_text();
+    eprintln!(
+        "out of descriptors: exit {:?} after {latency:?}",
+        exit.code()
+    );
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(
+        latency < Duration::from_millis(1500),
+        "exit took {latency:?}"
+    );
+    // Logged once a burst, with how many attempts failed in it.
+    let failed_lines = exit.stderr_lines("accept failed: ").len();
+    let failed_attempts: usize = exit
+        .stderr_lines("accepting again after ")
+        .iter()
+        .filter_map(|line| {
+            line.split("accepting again after ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    eprintln!("{failed_lines} 'accept failed' lines for {failed_attempts}+ failed accepts");
+    assert!(
+        failed_lines <= exit.stderr_lines("accepting again after ").len() + 1,
+        "more than one line a burst: {stderr}"
+    );
+    assert!(
+        failed_attempts > failed_lines,
+        "every failed accept was logged: {stderr}"
+    );
+    drop(waiting);
+    let report = support::read_report(&report);
+    assert_eq!(report["exit_code"], 0, "{report}");
+}
+
+#[test]
+fn tokio_5338_blocking_tasks_do_not_hold_the_exit_after_the_cleanup() {
+    let report = support::report_path("blocking");
+    let mut process = Process::start_with_stdin_open(
+        "fixture-blocking",
+        &[("GRACEFUL_REPORT", report.to_str().unwrap())],
+    );
+    process.wait_for_stdout("ready", ANSWER);
+    let sent = process.signal(Signal::SIGTERM);
+    let exit = process.wait_exit(EXIT_BOUND);
+    let latency = exit.at - sent;
+    let report = support::read_report(&report);
+    let total = Duration::from_secs_f64(report["total_ms"].as_f64().expect("total_ms") / 1000.0);
+    let after_report = latency.saturating_sub(total);
+    eprintln!(
+        "blocking tasks: the shutdown took {total:?}, the exit came {after_report:?} after it ({latency:?} after SIGTERM)"
+    );
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(
+        after_report < Duration::from_millis(50),
+        "the process lingered {after_report:?} after its shutdown completed"
+    );
+    assert!(latency < PROMPT, "exit took {latency:?}");
+}
+
+/// The connection preface of HTTP/2 (RFC 9113, section 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+#[test]
+fn hyper_util_101_a_half_sent_http2_preface_is_closed_within_the_client_bound() {
+    // Too short to be told from an HTTP/1.1 request head: waited for like
+    // one, until the client bound. Long enough to be HTTP/2's: asked to
+    // close, and with no stream opened yet, hyper-util closes it at once.
+    for (what, part, waited) in [
+        ("the first 8 bytes", &PREFACE[..8], true),
+        (
+            "all but its last 4 bytes",
+            &PREFACE[..PREFACE.len() - 4],
+            false,
+        ),
+    ] {
+        let report = support::report_path("half-preface");
+        let mut service = Service::start(
+            "half-preface",
+            &[
+                ("GRACEFUL_TIMEOUT", "3s"),
+                ("GRACEFUL_REPORT", report.to_str().unwrap()),
+            ],
+        );
+        let mut stream = http::connect(service.address).expect("connect");
+        stream.write_all(part).unwrap();
+        // The server has read them once a request beside it is answered
+        // (same listener, accepted after it).
+        let mut beside = http::connect(service.address).expect("connect");
+        assert_eq!(get(&mut beside, ANSWER).status(), Some(200));
+        drop(beside);
+        let sent = service.process.signal(Signal::SIGTERM);
+        service
+            .process
+            .wait_for_stderr("draining: stopped accepting", ANSWER);
+        stream.set_read_timeout(Some(ANSWER)).unwrap();
+        let mut rest = Vec::new();
+        let closed = stream.read_to_end(&mut rest);
+        let closed_after = sent.elapsed();
+        let exit = service.process.wait_exit(EXIT_BOUND);
+        let latency = exit.at - sent;
+        eprintln!(
+            "half a preface ({what}): closed {closed:?} ({} bytes) {closed_after:?} after SIGTERM, exit {:?} after {latency:?}",
+            rest.len(),
+            exit.code()
+        );
+        assert!(
+            matches!(closed, Ok(0)),
+            "{what}: a clean close, nothing sent: {closed:?}"
+        );
+        assert_eq!(exit.code(), Some(0), "{what}: {}", exit.stderr_text());
+        let (bound, unresponsive) = if waited {
+            (CLIENT_BOUND + PROMPT, 1)
+        } else {
+            (PROMPT, 0)
+        };
+        assert!(latency < bound, "{what}: exit took {latency:?}");
+        if waited {
+            assert!(
+                closed_after >= CLIENT_BOUND - Duration::from_millis(50),
+                "{what}: closed {closed_after:?} after SIGTERM, before the client bound"
+            );
+        }
+        let report = support::read_report(&report);
+        assert_eq!(
+            report["drain"]["unresponsive"], unresponsive,
+            "{what}: {report}"
+        );
+        assert_eq!(report["drain"]["connections_cut"], 0, "{what}: {report}");
+    }
+}
