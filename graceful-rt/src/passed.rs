@@ -29,6 +29,7 @@ pub(crate) const LISTEN_FDS_VAR: &str = "GRACEFUL_LISTEN_FDS";
 pub(crate) const READY_FD_VAR: &str = "GRACEFUL_UPGRADE_READY_FD";
 
 /// A listening socket passed to this process.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Passed {
     pub(crate) socket: socket2::Socket,
@@ -121,12 +122,14 @@ fn from_predecessor(from: u32) -> Result<Inherited, String> {
     })
 }
 
-/// Takes the next listening socket passed to this process, if one is left.
+/// Takes the next listening socket passed to this process, if one is left
+/// (for `listen`, of the `axum` feature).
 ///
 /// # Errors
 ///
 /// When the variables are malformed, or the descriptor is not an open
 /// socket.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn take_listener() -> io::Result<Option<Passed>> {
     let mut inherited = inherited().lock().unwrap_or_else(PoisonError::into_inner);
     let inherited = match &mut *inherited {

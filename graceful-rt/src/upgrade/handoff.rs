@@ -27,9 +27,11 @@ fn kept() -> MutexGuard<'static, Option<Vec<Kept>>> {
     KEPT.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Keeps a duplicate of `listener` for an upgrade to hand over. A
-/// duplicate that cannot be made (no descriptor left) is logged: an upgrade
-/// then hands over the others.
+/// Keeps a duplicate of `listener` for an upgrade to hand over (the
+/// listeners `listen` makes, of the `axum` feature). A duplicate that
+/// cannot be made (no descriptor left) is logged: an upgrade then hands
+/// over the others.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn keep(listener: BorrowedFd<'_>, what: String) {
     let mut kept = kept();
     let Some(kept) = kept.as_mut() else {
