@@ -5,7 +5,9 @@
 //! - hyper #2294: out of file descriptors, the shutdown never finished;
 //! - tokio #5338 (tokio-graceful-shutdown #50): blocking tasks kept the
 //!   process alive after a clean shutdown;
-//! - hyper-util #101: a half-sent HTTP/2 preface hung the shutdown.
+//! - hyper-util #101: a half-sent HTTP/2 preface hung the shutdown;
+//! - ctrlc #97 (stratum-mining/sv2-apps #688): a dependency's own signal
+//!   handler took the signals, and the shutdown never started.
 //!
 //! (TLS handshakes stalled or in progress at SIGTERM are in tests/tls.rs.)
 //! Every wait is for an event (a log line, an answer, an exit), bounded.
@@ -252,4 +254,105 @@ fn hyper_util_101_a_half_sent_http2_preface_is_closed_within_the_client_bound() 
         );
         assert_eq!(report["drain"]["connections_cut"], 0, "{what}: {report}");
     }
+}
+
+/// What the fixture with a foreign handler prints when its dependency's
+/// handler ran.
+const DEPENDENCY_SAW: &str = "dependency saw Ctrl-C";
+/// The start of the line that says a handler of ours was replaced.
+const REPLACED: &str = "was replaced by another handler";
+
+fn foreign(kind: &str, drain_ms: &str) -> Process {
+    let mut process = Process::start(
+        "fixture-foreign-handler",
+        &[("FOREIGN", kind), ("FIXTURE_DRAIN_MS", drain_ms)],
+    );
+    process.wait_for_stdout("ready", ANSWER);
+    process
+}
+
+#[test]
+fn ctrlc_97_a_dependency_that_replaces_our_handlers_does_not_disable_the_shutdown() {
+    // Installed before `ready()`: found and undone there, for every signal
+    // it took, each named.
+    let process = foreign("ctrlc", "0");
+    let sent = process.signal(Signal::SIGINT);
+    let exit = process.wait_exit(EXIT_BOUND);
+    let stderr = exit.stderr_text();
+    eprintln!(
+        "ctrlc, then SIGINT: exit {:?} after {:?}",
+        exit.code(),
+        exit.at - sent
+    );
+    for signal in ["SIGINT", "SIGTERM"] {
+        assert_eq!(
+            exit.stderr_lines(&format!("the handler of {signal} {REPLACED}"))
+                .len(),
+            1,
+            "{signal}: {stderr}"
+        );
+    }
+    assert_eq!(
+        exit.stderr_lines("received SIGINT, shutting down").len(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(exit.at - sent < PROMPT);
+    assert!(exit.stdout.iter().all(|line| line != DEPENDENCY_SAW));
+
+    // A second SIGINT still forces the exit.
+    let mut process = foreign("ctrlc", "3000");
+    process.signal(Signal::SIGINT);
+    process.wait_for_stderr("received SIGINT, shutting down", ANSWER);
+    let sent = process.signal(Signal::SIGINT);
+    let exit = process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "ctrlc, then SIGINT twice: exit {:?} after {:?}",
+        exit.code(),
+        exit.at - sent
+    );
+    assert_eq!(exit.code(), Some(130), "{}", exit.stderr_text());
+    assert!(exit.at - sent < PROMPT);
+
+    // Installed after `ready()`, as a dependency set up lazily does: found
+    // by the periodic check, then SIGTERM works.
+    let mut process = foreign("ctrlc-late", "0");
+    let found = Instant::now();
+    process.wait_for_stderr(&format!("the handler of SIGTERM {REPLACED}"), ANSWER);
+    eprintln!(
+        "ctrlc installed after ready: undone {:?} after",
+        found.elapsed()
+    );
+    assert!(found.elapsed() < graceful_check_period() + PROMPT);
+    let sent = process.signal(Signal::SIGTERM);
+    let exit = process.wait_exit(EXIT_BOUND);
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(exit.at - sent < PROMPT);
+}
+
+/// How often graceful checks its handlers (`disposition::EVERY`).
+fn graceful_check_period() -> Duration {
+    Duration::from_secs(1)
+}
+
+#[test]
+fn ctrlc_97_a_dependency_waiting_on_tokio_ctrl_c_shares_sigint_with_the_shutdown() {
+    let mut process = foreign("tokio", "3000");
+    process.signal(Signal::SIGINT);
+    process.wait_for_stderr("received SIGINT, shutting down", ANSWER);
+    process.wait_for_stdout(DEPENDENCY_SAW, ANSWER);
+    let sent = process.signal(Signal::SIGINT);
+    let exit = process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "tokio::signal::ctrl_c, SIGINT twice: exit {:?} after {:?}",
+        exit.code(),
+        exit.at - sent
+    );
+    assert_eq!(exit.code(), Some(130), "{}", exit.stderr_text());
+    assert!(
+        exit.stderr_lines(REPLACED).is_empty(),
+        "{}",
+        exit.stderr_text()
+    );
 }

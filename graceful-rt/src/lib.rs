@@ -195,6 +195,8 @@ mod cause;
 mod cleanup;
 mod close;
 mod config;
+#[cfg(unix)]
+mod disposition;
 mod drained;
 mod duration;
 mod entry;

@@ -105,6 +105,10 @@ impl PhaseMachine {
 
     /// The shutdown has started: arm the deadline.
     pub(crate) fn shutdown_begun(self: &Arc<Self>, timeline: Timeline) {
+        // A second Ctrl-C, or the signal a shutdown by another cause still
+        // needs, must reach us.
+        #[cfg(unix)]
+        crate::disposition::check();
         self.state().begun = Some(timeline);
         let machine = Arc::clone(self);
         watchdog::arm(timeline.deadline, move || machine.deadline_passed());
@@ -126,6 +130,9 @@ impl PhaseMachine {
 
     /// The application is ready to serve.
     pub(crate) fn ready(&self) {
+        // Dependencies set up by now may have replaced a handler of ours.
+        #[cfg(unix)]
+        crate::disposition::check();
         self.notifier.ready();
         #[cfg(unix)]
         crate::upgrade::announce_ready(|| {

@@ -188,6 +188,13 @@ mod os {
     ) -> io::Result<()> {
         let mut incoming =
             signal_hook::iterator::Signals::new(signals.iter().filter_map(|&s| number(s)))?;
+        // Installed now: record them, so that a handler that replaces one
+        // of ours is found and undone (see `disposition`).
+        let installed: Vec<_> = signals
+            .iter()
+            .filter_map(|&signal| Some((number(signal)?, signal)))
+            .collect();
+        crate::disposition::guard(&installed);
         super::spawn(move || {
             for number in incoming.forever() {
                 if let Some(signal) = from_number(number) {
