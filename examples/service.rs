@@ -13,6 +13,7 @@
 //! | `GET /readyz` | 200, then 503 from the signal on (lame duck and drain) |
 //! | `POST /items` | inserts a row in a transaction, returns `{"id": N}` |
 //! | `GET /items/count` | `{"count": N}` |
+//! | `POST /upload` | reads the body to its end, returns `{"bytes": N}`; with `?early=1`, answers `{"bytes": null}` at once, reading none of it (as a handler that turns a request away by its head does) |
 //! | `GET /ws` | a WebSocket echo that says goodbye (close code 1001) at shutdown |
 //!
 //! `PORT` sets the port (default 3000), `HOST` the address to bind (default
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -39,6 +41,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use graceful_rt::http::Readiness;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
+use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -72,6 +75,7 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
         .route_service("/readyz", Readiness::new(shutdown.clone()))
         .route("/items", post(create_item))
         .route("/items/count", get(count_items))
+        .route("/upload", post(upload))
         .route("/ws", get(websocket))
         .with_state(handlers);
 
@@ -127,6 +131,28 @@ async fn slow(Query(params): Query<SlowParams>) -> String {
     let ms = params.ms.unwrap_or(1000);
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("slept {ms} ms\n")
+}
+
+#[derive(Deserialize)]
+struct UploadParams {
+    early: Option<u8>,
+}
+
+/// Counts the body's bytes as they arrive (no limit: nothing is kept).
+async fn upload(Query(params): Query<UploadParams>, body: Body) -> Json<serde_json::Value> {
+    if params.early == Some(1) {
+        return Json(serde_json::json!({ "bytes": null }));
+    }
+    let mut body = body;
+    let mut bytes = 0usize;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => bytes += frame.data_ref().map_or(0, |data| data.len()),
+            // The client went away: nobody reads the answer.
+            Err(_) => break,
+        }
+    }
+    Json(serde_json::json!({ "bytes": bytes }))
 }
 
 async fn create_item(

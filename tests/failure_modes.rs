@@ -7,7 +7,10 @@
 //!   process alive after a clean shutdown;
 //! - hyper-util #101: a half-sent HTTP/2 preface hung the shutdown;
 //! - ctrlc #97 (stratum-mining/sv2-apps #688): a dependency's own signal
-//!   handler took the signals, and the shutdown never started.
+//!   handler took the signals, and the shutdown never started;
+//! - deno #36809: a body still arriving at the shutdown could not be read;
+//! - hyper #3078 (Rocket #3004): a response sent before the request's body
+//!   had arrived was destroyed by the reset of a close with bytes unread.
 //!
 //! (TLS handshakes stalled or in progress at SIGTERM are in tests/tls.rs.)
 //! Every wait is for an event (a log line, an answer, an exit), bounded.
@@ -355,4 +358,215 @@ fn ctrlc_97_a_dependency_waiting_on_tokio_ctrl_c_shares_sigint_with_the_shutdown
         "{}",
         exit.stderr_text()
     );
+}
+
+/// The head of a `POST /upload` of `length` bytes.
+fn upload_head(query: &str, length: usize) -> String {
+    format!("POST /upload{query} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {length}\r\n\r\n")
+}
+
+/// The `bytes` of an upload's answer (`null` for an early one).
+fn uploaded(outcome: &Outcome) -> Option<serde_json::Value> {
+    let response = outcome.response()?;
+    let json: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    Some(json["bytes"].clone())
+}
+
+#[test]
+fn deno_36809_an_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answered() {
+    const LENGTH: usize = 1 << 20;
+    const PIECE: usize = 64 << 10;
+    let report = support::report_path("upload-across");
+    let mut service = Service::start(
+        "upload-across",
+        &[
+            ("GRACEFUL_TIMEOUT", "5s"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
+    );
+    let mut stream = http::connect(service.address).expect("connect");
+    stream
+        .write_all(upload_head("", LENGTH).as_bytes())
+        .unwrap();
+    let body = vec![b'x'; LENGTH];
+    stream.write_all(&body[..LENGTH / 4]).unwrap();
+    let sent = service.process.signal(Signal::SIGTERM);
+    service
+        .process
+        .wait_for_stderr("draining: stopped accepting; 1 request in flight", ANSWER);
+    // The rest, slowly: a piece every 20 ms, as from a slow client.
+    for piece in body[LENGTH / 4..].chunks(PIECE) {
+        std::thread::sleep(Duration::from_millis(20));
+        stream.write_all(piece).unwrap();
+    }
+    let outcome = http::receive(&mut stream, ANSWER);
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "an upload across SIGTERM: {:?} {:?} after SIGTERM; exit {:?}",
+        outcome.status(),
+        uploaded(&outcome),
+        exit.code()
+    );
+    assert_eq!(
+        uploaded(&outcome),
+        Some(serde_json::json!(LENGTH)),
+        "{outcome:?}"
+    );
+    assert!(outcome.response().unwrap().closes());
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(exit.at - sent < Duration::from_secs(3));
+    let report = support::read_report(&report);
+    assert_eq!(report["drain"]["requests_cut"], 0, "{report}");
+}
+
+#[test]
+fn deno_36809_an_http2_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answered() {
+    use http_body_util::BodyExt as _;
+    use http_body_util::channel::Channel;
+    use hyper::body::{Bytes, Frame};
+
+    const LENGTH: usize = 1 << 20;
+    const PIECE: usize = 64 << 10;
+    let mut service = Service::start("h2-upload-across", &[("GRACEFUL_TIMEOUT", "5s")]);
+    let address = service.address;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut body, channel) = Channel::<Bytes>::new(4);
+    let (quarter_sent, sent_quarter) = std::sync::mpsc::channel();
+    let (go_on, carry_on) = std::sync::mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+            let io = hyper_util::rt::TokioIo::new(tcp);
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .expect("HTTP/2 handshake");
+            tokio::spawn(connection);
+            let request = hyper::Request::post(format!("http://{address}/upload"))
+                .body(channel)
+                .unwrap();
+            let answer = tokio::spawn(async move {
+                let response = sender.send_request(request).await?;
+                let status = response.status();
+                let bytes = response.into_body().collect().await?.to_bytes();
+                Ok::<_, hyper::Error>((status, bytes))
+            });
+            let piece = Bytes::from(vec![b'x'; PIECE]);
+            let mut carry_on = Some(carry_on);
+            for index in 0..LENGTH / PIECE {
+                if let Some(carry_on) = carry_on.take_if(|_| index == LENGTH / PIECE / 4) {
+                    quarter_sent.send(()).unwrap();
+                    tokio::task::spawn_blocking(move || carry_on.recv())
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                body.send(Frame::data(piece.clone())).await.unwrap();
+            }
+            drop(body);
+            tokio::time::timeout(ANSWER, answer).await
+        })
+    });
+    sent_quarter.recv_timeout(ANSWER).unwrap();
+    let sent = service.process.signal(Signal::SIGTERM);
+    service
+        .process
+        .wait_for_stderr("draining: stopped accepting; 1 request in flight", ANSWER);
+    go_on.send(()).unwrap();
+    let answer = client.join().unwrap();
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "an HTTP/2 upload across SIGTERM: {answer:?}; exit {:?} after {:?}",
+        exit.code(),
+        exit.at - sent
+    );
+    let (status, bytes) = answer
+        .expect("answered in time")
+        .expect("the client task")
+        .expect("answered");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["bytes"], LENGTH);
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+}
+
+/// A client that sends its whole request before it reads (as many do):
+/// the head and `length` bytes of body, all written (on a thread, so a
+/// server that does not read cannot stall the test), then the answer.
+fn send_all_then_read(
+    address: std::net::SocketAddr,
+    query: &str,
+    length: usize,
+    pace: Option<Duration>,
+) -> Outcome {
+    let mut stream = http::connect(address).expect("connect");
+    let mut writer = stream.try_clone().unwrap();
+    let head = upload_head(query, length);
+    let written = std::thread::spawn(move || {
+        writer.write_all(head.as_bytes())?;
+        let body = vec![b'x'; length];
+        match pace {
+            None => writer.write_all(&body),
+            // A slow client: 64 KB at a time.
+            Some(pace) => body.chunks(64 << 10).try_for_each(|piece| {
+                std::thread::sleep(pace);
+                writer.write_all(piece)
+            }),
+        }
+    });
+    // What a client that reads only once it has sent all sees; its write
+    // may fail first, when the server closed on it.
+    let _ = written.join().unwrap();
+    http::receive(&mut stream, ANSWER)
+}
+
+#[test]
+fn hyper_3078_an_answer_before_the_body_reaches_a_client_that_sends_it_all_first() {
+    // The lame duck: responses say `Connection: close`, so the server
+    // closes each connection after its answer, with what the client still
+    // sends unread.
+    let report = support::report_path("early-answer");
+    let service = Service::start(
+        "early-answer",
+        &[
+            ("GRACEFUL_TIMEOUT", "9s"),
+            ("GRACEFUL_DRAIN_DELAY", "6s"),
+            ("GRACEFUL_REPORT", report.to_str().unwrap()),
+        ],
+    );
+    let sent = service.process.signal(Signal::SIGTERM);
+    let mut lost = Vec::new();
+    let fast = [64 << 10, 1 << 20, 16 << 20].map(|length| (length, None));
+    let slow = [64 << 10, 1 << 20].map(|length| (length, Some(Duration::from_millis(10))));
+    for (length, pace) in fast.into_iter().chain(slow) {
+        for run in 0..3 {
+            let began = Instant::now();
+            let outcome = send_all_then_read(service.address, "?early=1", length, pace);
+            let answered = uploaded(&outcome) == Some(serde_json::Value::Null);
+            eprintln!(
+                "early answer, {length} bytes sent first ({}), run {run}: {} in {:?}",
+                if pace.is_some() { "slowly" } else { "fast" },
+                if answered {
+                    "answered".to_owned()
+                } else {
+                    format!("LOST ({outcome:?})")
+                },
+                began.elapsed()
+            );
+            if !answered {
+                lost.push((length, outcome));
+            }
+        }
+    }
+    assert!(
+        sent.elapsed() < Duration::from_secs(6),
+        "the lame duck ended first"
+    );
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(lost.is_empty(), "answers lost: {lost:?}");
 }
