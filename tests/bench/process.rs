@@ -43,6 +43,9 @@
 //! 13. `TCP_NODELAY`, on the same app with it and without it
 //!     (`tests/bench/nodelay.rs`): the GOAWAY's latency right after a
 //!     PING's answer, and HTTP/2 latency of small responses.
+//! 14. queue consumers stopped half-way, then restarted, ours against the
+//!     same written with plain tokio and `ctrl_c` (`tests/bench/consumers.rs`):
+//!     missing and duplicated messages, RabbitMQ and NATS JetStream.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -50,7 +53,7 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`, `consumers`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 // The tests' support: clients (h2, http, load), processes, the Python
@@ -63,6 +66,7 @@ mod support;
 #[path = "../../examples/grpc/worker.rs"]
 mod worker;
 
+mod consumers;
 mod grpc;
 mod nodelay;
 
@@ -1427,6 +1431,7 @@ fn main() {
                 }
                 "grpc" => println!("{}", grpc::figure(&grpc_binaries, runs(5))),
                 "nodelay" => println!("{}", nodelay::figure(&same_ours, runs(9))),
+                "consumers" => println!("{}", consumers::figure(runs(10))),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1477,6 +1482,8 @@ fn main() {
     let grpc = grpc::figure(&grpc_binaries, runs(5));
     eprintln!("13. TCP_NODELAY");
     let nodelay = nodelay::figure(&same_ours, runs(9));
+    eprintln!("14. queue consumers stopped half-way");
+    let consumers = consumers::figure(runs(10));
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1693,6 +1700,7 @@ fn main() {
     }
     let _ = writeln!(md, "\n{grpc}");
     let _ = writeln!(md, "\n{nodelay}");
+    let _ = writeln!(md, "\n```text\n{consumers}\n```");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\

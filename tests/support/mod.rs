@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use nix::sys::signal::Signal;
 
+pub mod consumers;
 pub mod h2;
 pub mod http;
 pub mod load;
