@@ -23,7 +23,6 @@ use std::thread;
 use std::time::Duration;
 
 use crate::log;
-use crate::signal::Signal;
 
 /// How often the dispositions are checked.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
@@ -31,7 +30,7 @@ pub(crate) const EVERY: Duration = Duration::from_secs(1);
 /// A signal, its name for the logs, and the disposition we installed.
 struct Installed {
     number: libc::c_int,
-    signal: Signal,
+    signal: &'static str,
     ours: libc::sigaction,
 }
 
@@ -56,9 +55,10 @@ fn current(number: libc::c_int) -> Option<libc::sigaction> {
     }
 }
 
-/// Records the dispositions of `signals` (their handlers just installed)
-/// and starts the thread that checks them every [`EVERY`].
-pub(crate) fn guard(signals: &[(libc::c_int, Signal)]) {
+/// Records the dispositions of `signals` (their numbers and names; their
+/// handlers just installed) and starts the thread that checks them every
+/// [`EVERY`].
+pub(crate) fn guard(signals: &[(libc::c_int, &'static str)]) {
     let installed: Vec<Installed> = signals
         .iter()
         .filter_map(|&(number, signal)| {

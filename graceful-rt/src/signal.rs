@@ -192,7 +192,7 @@ mod os {
         // of ours is found and undone (see `disposition`).
         let installed: Vec<_> = signals
             .iter()
-            .filter_map(|&signal| Some((number(signal)?, signal)))
+            .filter_map(|&signal| Some((number(signal)?, signal.name())))
             .collect();
         crate::disposition::guard(&installed);
         super::spawn(move || {
