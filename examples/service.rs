@@ -8,12 +8,12 @@
 //! | route | |
 //! |---|---|
 //! | `GET /` | 200 |
-//! | `GET /slow?ms=N` | 200 after N ms |
+//! | `GET /slow?ms=N` | 200 after N ms (it prints `slow: sleeping N ms` on stderr as it begins: the sign, for a test, that the request is in flight) |
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200, then 503 from the signal on (lame duck and drain) |
 //! | `POST /items` | inserts a row in a transaction, returns `{"id": N}` |
 //! | `GET /items/count` | `{"count": N}` |
-//! | `POST /upload` | reads the body to its end, returns `{"bytes": N}`; with `?early=1`, answers `{"bytes": null}` at once, reading none of it (as a handler that turns a request away by its head does) |
+//! | `POST /upload` | reads the body to its end (printing `upload: reading the body` on stderr as it begins), returns `{"bytes": N}`; with `?early=1`, answers `{"bytes": null}` at once, reading none of it (as a handler that turns a request away by its head does) |
 //! | `GET /ws` | a WebSocket echo that says goodbye (close code 1001) at shutdown |
 //!
 //! `PORT` sets the port (default 3000), `HOST` the address to bind (default
@@ -129,6 +129,7 @@ struct SlowParams {
 
 async fn slow(Query(params): Query<SlowParams>) -> String {
     let ms = params.ms.unwrap_or(1000);
+    eprintln!("slow: sleeping {ms} ms");
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("slept {ms} ms\n")
 }
@@ -143,6 +144,7 @@ async fn upload(Query(params): Query<UploadParams>, body: Body) -> Json<serde_js
     if params.early == Some(1) {
         return Json(serde_json::json!({ "bytes": null }));
     }
+    eprintln!("upload: reading the body");
     let mut body = body;
     let mut bytes = 0usize;
     while let Some(frame) = body.frame().await {

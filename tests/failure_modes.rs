@@ -390,6 +390,10 @@ fn deno_36809_an_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answere
         .unwrap();
     let body = vec![b'x'; LENGTH];
     stream.write_all(&body[..LENGTH / 4]).unwrap();
+    // The handler has begun: the request is in flight, its body arriving.
+    service
+        .process
+        .wait_for_stderr("upload: reading the body", ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     service
         .process
@@ -472,6 +476,9 @@ fn deno_36809_an_http2_upload_still_arriving_at_sigterm_is_read_to_its_end_and_a
         })
     });
     sent_quarter.recv_timeout(ANSWER).unwrap();
+    service
+        .process
+        .wait_for_stderr("upload: reading the body", ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     service
         .process

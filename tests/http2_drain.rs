@@ -312,7 +312,7 @@ fn a_request_head_never_finished_is_closed_after_the_client_bound() {
     let (service, report) = start("slow-head");
     let mut stream = http::connect(service.address).expect("connect");
     stream.write_all(HALF_A_HEAD).unwrap();
-    thread::sleep(Duration::from_millis(200));
+    http::wait_accepted(service.address, ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     let closed = http::receive(&mut stream, ANSWER);
     let closed_after = Instant::now() - sent;
@@ -338,15 +338,19 @@ fn a_request_head_finished_within_the_client_bound_is_served() {
     let (service, _report) = start("slow-head-finished");
     let mut stream = http::connect(service.address).expect("connect");
     stream.write_all(HALF_A_HEAD).unwrap();
-    thread::sleep(Duration::from_millis(200));
+    http::wait_accepted(service.address, ANSWER);
     finish_the_head_after_sigterm(service, stream);
 }
 
 /// Sends SIGTERM while `stream` holds half a request head, finishes the
-/// head 300 ms later, and checks it is served, with `Connection: close`,
-/// and the process exits 0.
-fn finish_the_head_after_sigterm(service: Service, mut stream: std::net::TcpStream) {
+/// head a while into the drain (300 ms: well past `IDLE_GRACE`, within
+/// `CLIENT_BOUND`), and checks it is served, with `Connection: close`, and
+/// the process exits 0.
+fn finish_the_head_after_sigterm(mut service: Service, mut stream: std::net::TcpStream) {
     service.process.signal(Signal::SIGTERM);
+    service
+        .process
+        .wait_for_stderr("draining: stopped accepting", ANSWER);
     thread::sleep(Duration::from_millis(300));
     stream.write_all(b"yes\r\n\r\n").unwrap();
     let outcome = http::receive(&mut stream, ANSWER);
@@ -380,10 +384,10 @@ fn the_next_request_head_half_received_on_a_kept_alive_connection_is_served() {
 
 #[test]
 fn an_http2_stream_cut_at_the_drain_deadline_is_counted() {
-    let (service, report) = start("h2-cut");
+    let (mut service, report) = start("h2-cut");
     let mut client = h2::Connection::open(service.address, Pings::Answer).expect("connect");
     client.request("GET", "/slow?ms=60000").unwrap();
-    thread::sleep(Duration::from_millis(200));
+    service.process.wait_for_stderr("slow: sleeping", ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     let exit = service.process.wait_exit(EXIT_BOUND);
     let latency = exit.at - sent;
@@ -404,11 +408,11 @@ fn an_http2_stream_cut_at_the_drain_deadline_is_counted() {
 
 #[test]
 fn pipelined_http1_requests_get_the_first_answered_then_a_clean_close() {
-    let (service, _report) = start("pipelined");
+    let (mut service, _report) = start("pipelined");
     let mut stream = http::connect(service.address).expect("connect");
     let request = "GET /slow?ms=500 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
     stream.write_all(request.repeat(3).as_bytes()).unwrap();
-    thread::sleep(Duration::from_millis(200));
+    service.process.wait_for_stderr("slow: sleeping", ANSWER);
     service.process.signal(Signal::SIGTERM);
     let first = http::receive(&mut stream, ANSWER);
     let first = first

@@ -67,7 +67,7 @@ fn idle_keep_alive_connections_are_closed_at_once_with_a_clean_fin() {
 
 #[test]
 fn in_flight_requests_finish_with_connection_close_and_the_process_exits_right_after() {
-    let service = Service::start("inflight", &[]);
+    let mut service = Service::start("inflight", &[]);
     let address = service.address;
     let start = Arc::new(Barrier::new(51));
     let clients: Vec<_> = (0..50)
@@ -81,7 +81,9 @@ fn in_flight_requests_finish_with_connection_close_and_the_process_exits_right_a
         })
         .collect();
     start.wait();
-    thread::sleep(Duration::from_millis(300));
+    service
+        .process
+        .wait_for_stderr_count("slow: sleeping", 50, ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     let outcomes: Vec<Outcome> = clients
         .into_iter()
@@ -127,9 +129,10 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
     let slow: Vec<_> = (0..20)
         .map(|_| http::in_flight(address, "/slow?ms=1500", ANSWER))
         .collect();
-    thread::sleep(Duration::from_millis(200));
-    service.process.signal(Signal::SIGTERM);
-    thread::sleep(Duration::from_millis(100));
+    let mut process = service.process;
+    process.wait_for_stderr_count("slow: sleeping", 20, ANSWER);
+    process.signal(Signal::SIGTERM);
+    process.wait_for_stderr("draining: stopped accepting", ANSWER);
     let late: Vec<_> = (0..10)
         .map(|_| {
             thread::spawn(move || match http::connect(address) {
@@ -155,7 +158,7 @@ fn connections_after_the_signal_are_refused_or_answered_never_left_hanging() {
         let outcome = slow.join().unwrap();
         assert_eq!(outcome.status(), Some(200), "{outcome:?}");
     }
-    let exit = service.process.wait_exit(Duration::from_secs(10));
+    let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
 }
 
@@ -167,11 +170,10 @@ fn a_second_request_on_a_kept_alive_connection_is_answered_or_declined_by_a_clea
     let slow: Vec<_> = (0..5)
         .map(|_| http::in_flight(address, "/slow?ms=1500", ANSWER))
         .collect();
-    thread::sleep(Duration::from_millis(200));
     let mut process = service.process;
+    process.wait_for_stderr_count("slow: sleeping", 5, ANSWER);
     process.signal(Signal::SIGTERM);
-    process.wait_for_stderr("draining: stopped accepting", Duration::from_secs(5));
-    thread::sleep(Duration::from_millis(100));
+    process.wait_for_stderr("draining: stopped accepting", ANSWER);
     let (mut declined, mut answered) = (0, 0);
     for stream in &mut idle {
         match http::peer_closed(stream) {
@@ -198,14 +200,14 @@ fn a_second_request_on_a_kept_alive_connection_is_answered_or_declined_by_a_clea
 
 #[test]
 fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_closes() {
-    let service = Service::start("recent", &[]);
+    let mut service = Service::start("recent", &[]);
     let address = service.address;
     // A slow request keeps the server draining.
     let slow = http::in_flight(address, "/slow?ms=1500", ANSWER);
-    // Time for the server to read the slow request (it lasts 1.5 s),
-    // before the kept-alive connection's use, which must stay within
-    // IDLE_GRACE of the signal.
-    thread::sleep(Duration::from_millis(300));
+    // The server has the slow request (it lasts 1.5 s) before the
+    // kept-alive connection's use, which must stay within IDLE_GRACE of
+    // the signal.
+    service.process.wait_for_stderr("slow: sleeping", ANSWER);
     let mut stream = keep_alive_connection(&service);
     // Signal within the grace of the connection's last response: a
     // request may be on the wire, so the connection must not be closed.
@@ -224,10 +226,16 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
     assert_eq!(slow.join().unwrap().status(), Some(200));
     let exit = process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
-    // The request on the kept-alive connection arrived while draining, so
-    // it is counted late. The slow one was sent well before the signal,
-    // but on a machine busy with the other tests the server may not have
-    // read it by then: it is then late too.
+    // The slow request was in its handler before the signal: in flight
+    // when draining began. The request on the kept-alive connection
+    // arrived while draining, so it is counted late.
+    assert_eq!(
+        exit.stderr_lines("draining: stopped accepting; 1 request in flight on 2 connections")
+            .len(),
+        1,
+        "{}",
+        exit.stderr_text()
+    );
     let late: usize = exit
         .stderr
         .iter()
@@ -236,9 +244,10 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
             before.rsplit(' ').next()?.parse().ok()
         })
         .unwrap_or(0);
-    assert!(
-        (1..=2).contains(&late),
-        "late requests {late}, expected the kept-alive one (and perhaps the slow one):\n{}",
+    assert_eq!(
+        late,
+        1,
+        "late requests {late}, expected the kept-alive one alone:\n{}",
         exit.stderr_text()
     );
 }
@@ -246,7 +255,7 @@ fn a_request_on_a_connection_used_a_moment_ago_is_served_then_the_connection_clo
 #[test]
 fn the_drain_deadline_cuts_a_request_and_the_cleanup_still_runs() {
     let report = support::report_path("drain-cut");
-    let service = Service::start(
+    let mut service = Service::start(
         "timeout",
         &[
             ("GRACEFUL_TIMEOUT", "3s"),
@@ -255,7 +264,7 @@ fn the_drain_deadline_cuts_a_request_and_the_cleanup_still_runs() {
     );
     let mut stream = http::connect(service.address).unwrap();
     http::send(&mut stream, "GET", "/slow?ms=60000").unwrap();
-    thread::sleep(Duration::from_millis(200));
+    service.process.wait_for_stderr("slow: sleeping", ANSWER);
     let sent = service.process.signal(Signal::SIGTERM);
     let outcome = http::receive(&mut stream, Duration::from_secs(10));
     let exit = service.process.wait_exit(Duration::from_secs(10));

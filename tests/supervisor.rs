@@ -33,7 +33,7 @@ fn systemd_hears_ready_stopping_draining_and_cleaning_up() {
         .join(format!("notify-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let socket = UnixDatagram::bind(&path).unwrap();
-    let service = Service::start("systemd", &[("NOTIFY_SOCKET", path.to_str().unwrap())]);
+    let mut service = Service::start("systemd", &[("NOTIFY_SOCKET", path.to_str().unwrap())]);
     assert_eq!(
         next(&socket, Duration::from_secs(10)),
         "READY=1\nSTATUS=ready"
@@ -41,7 +41,9 @@ fn systemd_hears_ready_stopping_draining_and_cleaning_up() {
 
     // One request in flight, so there is a drain to report.
     let slow = http::in_flight(service.address, "/slow?ms=600", Duration::from_secs(10));
-    thread::sleep(Duration::from_millis(100));
+    service
+        .process
+        .wait_for_stderr("slow: sleeping", Duration::from_secs(10));
     service.process.signal(Signal::SIGTERM);
 
     let stopping = next(&socket, Duration::from_secs(5));

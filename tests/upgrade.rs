@@ -842,8 +842,12 @@ fn a_plain_sigterm_still_refuses_new_connections_once_draining_and_after_exit() 
     let mut deployment = Deployment::start("plain-sigterm", &[]);
     let pid = deployment.current();
     // A slow request keeps the process draining for a while.
+    let before = deployment.log.mark();
     let slow = http::in_flight(deployment.address, "/slow?ms=1500", ANSWER);
-    thread::sleep(Duration::from_millis(200));
+    deployment
+        .log
+        .find("slow: sleeping", before, ANSWER)
+        .expect("the slow request reaches its handler");
     let from = deployment.log.mark();
     deployment.signal(Signal::SIGTERM);
     assert!(

@@ -690,6 +690,7 @@ async fn connect_info_reaches_handlers_and_the_drain_is_the_same() {
         router.into_make_service_with_connect_info::<SocketAddr>(),
         shutdown.clone(),
     );
+    let stats = serving.stats();
     let task = tokio::spawn(serving.into_future());
 
     let stream = TcpStream::connect(address).await.unwrap();
@@ -705,7 +706,10 @@ async fn connect_info_reaches_handlers_and_the_drain_is_the_same() {
     assert_eq!(tapped.recv().await, Some(true), "tap_io ran on the stream");
 
     let slow = tokio::spawn(async move { http.get("/sleep/300").await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until("the slow request to be in flight", ANSWER, || {
+        stats.in_flight() == 1
+    })
+    .await;
     shutdown.trigger();
     let reply = bounded("the in-flight response", ANSWER, slow)
         .await

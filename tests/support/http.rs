@@ -138,6 +138,23 @@ pub fn in_flight(
     std::thread::spawn(move || receive(&mut stream, bound))
 }
 
+/// Returns once the server has accepted every connection opened to
+/// `address` before this call: a listener accepts in order, and the server
+/// has answered a request on a connection opened after them (which then
+/// closes).
+pub fn wait_accepted(address: SocketAddr, bound: Duration) {
+    let mut probe = connect(address).expect("connect");
+    probe
+        .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        .expect("send the probe");
+    let outcome = receive(&mut probe, bound);
+    assert!(
+        outcome.response().is_some(),
+        "the probe was not answered: {outcome:?}"
+    );
+    wait_closed(&mut probe, bound).expect("the probe's connection closes");
+}
+
 /// Sends a request and reads its response.
 pub fn request(stream: &mut TcpStream, method: &str, path: &str, bound: Duration) -> Outcome {
     match send(stream, method, path) {

@@ -226,6 +226,25 @@ impl Process {
         found
     }
 
+    /// Waits until the process has printed `count` lines containing
+    /// `needle` on stderr (counted from the last wait on stderr).
+    pub fn wait_for_stderr_count(&mut self, needle: &str, count: usize, bound: Duration) {
+        let mut seen = 0;
+        let result = wait_for(
+            &self.stderr.lines,
+            |line| {
+                seen += usize::from(line.contains(needle));
+                seen == count
+            },
+            bound,
+        );
+        self.fail_unless(
+            result,
+            &format!("{count} lines with {needle:?} on stderr (saw {seen})"),
+            bound,
+        );
+    }
+
     fn fail_unless(&mut self, found: Result<(), RecvTimeoutError>, what: &str, bound: Duration) {
         match found {
             Ok(()) => {}
