@@ -15,6 +15,7 @@
 //! | `GET /items/count` | `{"count": N}` |
 //! | `POST /upload` | reads the body to its end (printing `upload: reading the body` on stderr as it begins), returns `{"bytes": N}`; with `?early=1`, answers `{"bytes": null}` at once, reading none of it (as a handler that turns a request away by its head does) |
 //! | `GET /ws` | a WebSocket echo that says goodbye (close code 1001) at shutdown |
+//! | `GET /events` | server-sent events: `tick` every 100 ms; at shutdown, a last `shutdown` event, then the stream ends |
 //!
 //! `PORT` sets the port (default 3000), `HOST` the address to bind (default
 //! 127.0.0.1; 0.0.0.0 in a container), `DATABASE_PATH` the SQLite file
@@ -37,8 +38,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::Stream;
 use graceful_rt::http::Readiness;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
 use http_body_util::BodyExt as _;
@@ -77,6 +80,7 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
         .route("/items/count", get(count_items))
         .route("/upload", post(upload))
         .route("/ws", get(websocket))
+        .route("/events", get(events))
         .with_state(handlers);
 
     let port: u16 = std::env::var("PORT").map_or(Ok(3000), |port| port.parse())?;
@@ -214,4 +218,29 @@ async fn echo(mut socket: WebSocket, shutdown: Shutdown) {
             },
         }
     }
+}
+
+/// A `tick` event every 100 ms, until the shutdown begins: then a last
+/// `shutdown` event, and the stream ends, so the connection does not hold
+/// the drain (a stream that ignored the shutdown would be cut at the drain
+/// deadline).
+async fn events(
+    State(handlers): State<Handlers>,
+) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let ticks = futures_util::stream::unfold(Some((handlers.shutdown, 0u64)), |state| async move {
+        let (shutdown, tick) = state?;
+        let stopping = tokio::select! {
+            () = shutdown.requested() => true,
+            () = tokio::time::sleep(Duration::from_millis(100)) => false,
+        };
+        if stopping {
+            let last = Event::default()
+                .event("shutdown")
+                .data("server is shutting down");
+            return Some((Ok(last), None));
+        }
+        let event = Event::default().event("tick").data(tick.to_string());
+        Some((Ok(event), Some((shutdown, tick + 1))))
+    });
+    Sse::new(ticks)
 }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::http::{self, Outcome};
-use support::{Service, Signal};
+use support::{Service, Signal, ws};
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
@@ -335,32 +335,11 @@ fn the_lame_duck_fails_readiness_but_still_serves() {
 
 #[test]
 fn a_websocket_is_told_going_away_1001() {
-    use std::io::{Read, Write};
     let service = Service::start("websocket", &[]);
-    let mut stream = http::connect(service.address).unwrap();
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nhost: 127.0.0.1\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
-              sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
-        )
-        .unwrap();
-    stream.set_read_timeout(Some(ANSWER)).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("upgrade response");
-        head.push(byte[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
+    let mut stream = ws::open(service.address, "/ws", ANSWER).expect("a WebSocket");
     service.process.signal(Signal::SIGTERM);
-    let mut frame = [0u8; 4];
-    stream.read_exact(&mut frame).expect("a close frame");
-    assert_eq!(frame[0], 0x88, "a final close frame");
-    assert_eq!(u16::from_be_bytes([frame[2], frame[3]]), 1001, "going away");
+    let code = ws::close_code(&mut stream, ANSWER).expect("a close frame");
+    assert_eq!(code, 1001, "going away");
     let exit = service.process.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
 }

@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use support::Signal;
+use support::h2::{self, Pings};
 use support::http::{self, Outcome};
 use support::load::{ANSWER, Load, Tally};
+use support::{Signal, ws};
 
 /// Runs of the three-upgrade scenario, unless `UPGRADE_RUNS` says otherwise.
 const RUNS: usize = 10;
@@ -200,6 +201,21 @@ fn wait_end(pid: Pid, bound: Duration) -> Option<WaitStatus> {
             return None;
         }
         thread::sleep(POLL);
+    }
+}
+
+/// How `pid` ended, or `None` while it runs: waited for when it is this
+/// test's child; otherwise (an upgraded process's child, until that one
+/// exits) seen in /proc.
+fn ended(pid: Pid) -> Option<String> {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => None,
+        Ok(status) => Some(format!("{status:?}")),
+        Err(nix::errno::Errno::ECHILD) => match state(pid).as_str() {
+            "gone" | "Z" => Some(format!("another's child, now {}", state(pid))),
+            _ => None,
+        },
+        Err(error) => panic!("waitpid({pid}): {error}"),
     }
 }
 
@@ -401,23 +417,22 @@ impl Deployment {
         }
     }
 
-    /// SIGUSR2 to the process in charge; waits until the PID file holds
-    /// the new process's pid and the old process has exited with code 0,
-    /// and checks what each logged.
-    fn upgrade(&mut self) -> Upgrade {
+    /// After an upgrade signal sent at `sent` to the process in charge:
+    /// waits until the PID file names another process, which is then in
+    /// charge (the old one is among `others` until it is waited for), and
+    /// returns its pid.
+    fn taken_over(&mut self, sent: Instant) -> Pid {
         let old = self.current();
-        let from = self.log.mark();
-        let sent = self.signal(Signal::SIGUSR2);
         let until = sent + READY_BOUND;
         let new = loop {
             match self.pid_in_file() {
                 Some(pid) if pid != old => break pid,
                 _ => {}
             }
-            if let Some(status) = wait_end(old, Duration::ZERO) {
+            if let Some(status) = ended(old) {
                 self.current = None;
                 panic!(
-                    "pid {old} ended ({status:?}) before another pid was in {}; log:\n{}",
+                    "pid {old} ended ({status}) before another pid was in {}; log:\n{}",
                     self.pid_file.display(),
                     self.log.text()
                 );
@@ -430,10 +445,20 @@ impl Deployment {
             );
             thread::sleep(POLL);
         };
-        let ready = sent.elapsed();
-        // From here the new process is in charge, whatever the old one does.
         self.current = Some(new);
         self.others.push(old);
+        new
+    }
+
+    /// SIGUSR2 to the process in charge; waits until the PID file holds
+    /// the new process's pid and the old process has exited with code 0,
+    /// and checks what each logged.
+    fn upgrade(&mut self) -> Upgrade {
+        let old = self.current();
+        let from = self.log.mark();
+        let sent = self.signal(Signal::SIGUSR2);
+        let new = self.taken_over(sent);
+        let ready = sent.elapsed();
         let status = wait_end(old, EXIT_BOUND).unwrap_or_else(|| {
             panic!(
                 "pid {old} did not exit within {EXIT_BOUND:?} of pid {new} being ready; log:\n{}",
@@ -878,5 +903,229 @@ fn a_plain_sigterm_still_refuses_new_connections_once_draining_and_after_exit() 
         deployment.log.text()
     );
     refused("after the exit");
+    deployment.remove();
+}
+
+/// Everything `stream` sends until it closes, at most `bound`.
+fn read_to_close(stream: &mut std::net::TcpStream, bound: Duration) -> std::io::Result<String> {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(bound))?;
+    let mut text = Vec::new();
+    stream.read_to_end(&mut text)?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Reads from `stream` until what it sent contains `needle`, at most
+/// `bound`; returns what it read.
+fn read_until(stream: &mut std::net::TcpStream, needle: &str, bound: Duration) -> String {
+    use std::io::Read as _;
+    let until = Instant::now() + bound;
+    let mut text = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&text).contains(needle) {
+        let left = until.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no {needle:?} within {bound:?}: {text:?}");
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("closed before {needle:?}: {text:?}"),
+            Ok(read) => text.extend_from_slice(&chunk[..read]),
+            Err(error) => panic!("reading for {needle:?}: {error}"),
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The notifications received so far (each was queued on the socket when
+/// it was sent).
+fn notifications(socket: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    socket.set_nonblocking(true).unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut received = Vec::new();
+    loop {
+        match socket.recv(&mut buffer) {
+            Ok(read) => received.push(String::from_utf8_lossy(&buffer[..read]).into_owned()),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return received,
+            Err(error) => panic!("reading notifications: {error}"),
+        }
+    }
+}
+
+/// tableflip #52: during a hand-off, what the old process holds is told at
+/// once (a WebSocket gets close 1001, a server-sent event stream its last
+/// event and its end, an HTTP/2 connection GOAWAY) and bounded by the old
+/// process's own deadline (a stream that ignores the shutdown is cut
+/// there). A second SIGUSR2, sent to the new process while the old one
+/// still drains, upgrades again: the PID file and `MAINPID=` name each new
+/// process in turn, and neither old one says `STOPPING=1`, which would stop
+/// the service.
+#[test]
+fn tableflip_52_long_lived_connections_are_told_and_bounded_and_a_second_upgrade_during_the_drain_hands_on()
+ {
+    /// The old process's budget: its drain deadline bounds the stream it
+    /// holds, long after the second upgrade is done.
+    const TIMEOUT: Duration = Duration::from_secs(6);
+    let _serial = serial();
+    builds();
+    let notify_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("upgrade-notify-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&notify_path);
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    let mut deployment = Deployment::start_with_pid_file(
+        "back-to-back",
+        &[
+            ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
+            ("GRACEFUL_TIMEOUT", "6s"),
+        ],
+    );
+    let first = deployment.current();
+
+    // What the first process holds: a WebSocket, an event stream, and an
+    // HTTP/2 stream whose handler ignores the shutdown.
+    let mut websocket = ws::open(deployment.address, "/ws", ANSWER).expect("a WebSocket");
+    let mut events = http::connect(deployment.address).unwrap();
+    http::send(&mut events, "GET", "/events").unwrap();
+    read_until(&mut events, "event: tick", ANSWER);
+    let before = deployment.log.mark();
+    let mut h2 = h2::Connection::open(deployment.address, Pings::Answer).expect("HTTP/2");
+    h2.request("GET", "/slow?ms=60000").unwrap();
+    deployment
+        .log
+        .find("slow: sleeping", before, ANSWER)
+        .expect("the HTTP/2 request reaches its handler");
+
+    deployment.deploy_service();
+    let sent = deployment.signal(Signal::SIGUSR2);
+    let second = deployment.taken_over(sent);
+    let handed_over = Instant::now();
+    let code = ws::close_code(&mut websocket, PROMPT).expect("a close frame");
+    assert_eq!(code, 1001, "the WebSocket is told: going away");
+    let rest = read_to_close(&mut events, PROMPT).expect("the event stream ends");
+    assert!(
+        rest.contains("event: shutdown") && rest.ends_with("0\r\n\r\n"),
+        "the event stream's last event, then its end: {rest:?}"
+    );
+    assert!(
+        h2.wait(PROMPT, |seen| !seen.goaways.is_empty()),
+        "no GOAWAY on the HTTP/2 connection: {:?}",
+        h2.snapshot()
+    );
+    let told = handed_over.elapsed();
+
+    // The second upgrade, while the first process still drains.
+    assert_eq!(wait_end(first, Duration::ZERO), None, "pid {first} drains");
+    deployment.deploy_service();
+    let from = deployment.log.mark();
+    let sent = deployment.signal(Signal::SIGUSR2);
+    let third = deployment.taken_over(sent);
+    // The second process is the first's child: the first reaps it.
+    let reaped =
+        format!("pid {second}, which took over from this process, has exited (exit status: 0)");
+    assert!(
+        deployment.log.find(&reaped, from, EXIT_BOUND).is_some(),
+        "no {reaped:?} from pid {first}; log:\n{}",
+        deployment.log.text()
+    );
+    assert!(
+        gone(second),
+        "pid {second} is {}, not reaped",
+        state(second)
+    );
+    deployment.others.retain(|&pid| pid != second);
+    assert_eq!(
+        wait_end(first, Duration::ZERO),
+        None,
+        "pid {first} still drains when pid {third} takes over; log:\n{}",
+        deployment.log.text()
+    );
+    for line in [
+        format!("{STARTED}{third},"),
+        format!("{TAKING_OVER}{second}"),
+    ] {
+        assert!(
+            deployment.log.find(&line, from, PROMPT).is_some(),
+            "no {line:?} in the log:\n{}",
+            deployment.log.text()
+        );
+    }
+
+    // The first process is bounded by its own deadline.
+    let first_exit = wait_end(first, TIMEOUT + EXIT_BOUND).expect("the first process exits");
+    let drained_for = handed_over.elapsed();
+    deployment.others.retain(|&pid| pid != first);
+    assert_eq!(
+        first_exit,
+        WaitStatus::Exited(first, 3),
+        "cut at its drain deadline: exit 3; log:\n{}",
+        deployment.log.text()
+    );
+    // Its deadline runs from the start of its drain, a moment after the
+    // PID file changed.
+    assert!(
+        drained_for < TIMEOUT + Duration::from_secs(2),
+        "pid {first} exited {drained_for:?} after handing over, past its {TIMEOUT:?}"
+    );
+    assert!(
+        deployment
+            .log
+            .find(
+                "drain deadline passed: cut 1 request on 1 connection",
+                0,
+                PROMPT
+            )
+            .is_some(),
+        "log:\n{}",
+        deployment.log.text()
+    );
+    assert!(
+        h2.wait(PROMPT, |seen| seen.closed.is_some()),
+        "the HTTP/2 connection is closed: {:?}",
+        h2.snapshot()
+    );
+    assert!(!h2.snapshot().streams[&1].answered());
+
+    let sequence = notifications(&notify);
+    let mainpids: Vec<&str> = sequence
+        .iter()
+        .filter_map(|message| {
+            message
+                .lines()
+                .find_map(|line| line.strip_prefix("MAINPID="))
+        })
+        .collect();
+    eprintln!(
+        "back to back: {first} → {second} → {third}; told in {told:?}; {first} exited after {drained_for:?}; notifications {sequence:?}"
+    );
+    assert_eq!(
+        mainpids,
+        [second.to_string(), third.to_string()],
+        "{sequence:?}"
+    );
+    // Each new process says READY=1 before it tells the old one, which
+    // then names it; and no old process says STOPPING=1.
+    let ready = "READY=1\nSTATUS=ready".to_owned();
+    let upgraded = |pid: Pid| format!("MAINPID={pid}\nSTATUS=upgraded: pid {pid} serves");
+    assert_eq!(
+        sequence,
+        [
+            ready.clone(),
+            ready.clone(),
+            upgraded(second),
+            ready,
+            upgraded(third)
+        ],
+        "the notifications up to the last stop"
+    );
+    assert_eq!(deployment.pid_in_file(), Some(third));
+    if let Err(what) = deployment.answers() {
+        panic!("pid {third} does not answer: {what}");
+    }
+    assert_eq!(deployment.stop(), WaitStatus::Exited(third, 0));
+    let last = notifications(&notify);
+    assert!(
+        last.iter().any(|message| message.contains("STOPPING=1")),
+        "the last process says STOPPING=1: {last:?}"
+    );
+    assert_eq!(deployment.pid_in_file(), None, "removed at the last exit");
+    let _ = std::fs::remove_file(&notify_path);
     deployment.remove();
 }

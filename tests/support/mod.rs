@@ -22,6 +22,7 @@ pub mod nginx;
 pub mod proxy;
 pub mod python;
 pub mod servers;
+pub mod ws;
 
 /// How long a fixture may take to build and start on a loaded machine.
 const START_BOUND: Duration = Duration::from_secs(120);

@@ -23,6 +23,10 @@
 //! - **One at a time:** an upgrade asked for during one is logged and
 //!   ignored; so is one asked for once the shutdown has begun. A shutdown
 //!   that begins during an upgrade ends it: the new process is sent SIGTERM.
+//! - **Back to back:** once the new process is ready, it is in charge and
+//!   can be upgraded in turn while this one still drains; each old process
+//!   is bounded by its own deadline. Should the new process exit before
+//!   this one, this one reaps it and logs its exit.
 //!
 //! [`Shutdown::upgrade`]: crate::Shutdown::upgrade
 //! [`Shutdown::ready`]: crate::Shutdown::ready
@@ -164,7 +168,12 @@ fn upgrade(shutdown: &Shutdown) {
     // Taken out before the shutdown starts, so `shutdown_begun` leaves it.
     let child = new_process().take();
     let why = match outcome {
-        Ok(()) if shutdown.upgraded(pid) => return,
+        Ok(()) if shutdown.upgraded(pid) => {
+            if let Some(child) = child {
+                reap_successor(child);
+            }
+            return;
+        }
         Ok(()) => "was ready after the shutdown began".to_owned(),
         Err(why) => why,
     };
@@ -182,6 +191,23 @@ fn upgrade(shutdown: &Shutdown) {
         // Reaped.
         None => log::error!("upgrade failed: pid {pid} {why}; still serving"),
     }
+}
+
+/// The new process is in charge and this one drains. Should the new one
+/// exit first (upgraded again, or stopped, while this one still drains),
+/// it is reaped and its exit logged, rather than left a zombie until this
+/// one exits.
+fn reap_successor(mut child: Child) {
+    let pid = child.id();
+    // Without the thread, the child is left to be reaped when this process
+    // exits, as before.
+    let _ = thread::Builder::new()
+        .name("graceful-successor".into())
+        .spawn(move || {
+            if let Ok(status) = child.wait() {
+                log::info!("pid {pid}, which took over from this process, has exited ({status})");
+            }
+        });
 }
 
 /// The new process while the upgrade waits for it: shared with
