@@ -21,7 +21,8 @@
 //! 127.0.0.1; 0.0.0.0 in a container), `DATABASE_PATH` the SQLite file
 //! (default: `graceful-service/items.db` in the temp directory),
 //! `GRACEFUL_TIMEOUT` and `GRACEFUL_DRAIN_DELAY` the shutdown budget and
-//! lame duck. It prints `listening on HOST:PORT` when it accepts. Under
+//! lame duck, `KEEP_ALIVE_HOLD` (`500ms`, say) how long draining keeps an
+//! idle keep-alive connection open for its next request. It prints `listening on HOST:PORT` when it accepts. Under
 //! socket activation (`examples/systemd/graceful-service.socket`, or
 //! `systemd-socket-activate -l 127.0.0.1:3000 target/debug/examples/service`)
 //! it serves on the socket it was passed. `kill -USR2 <pid>` upgrades it by
@@ -93,7 +94,11 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
     // Under systemd (Type=notify), this is READY=1; after an upgrade, the
     // signal for the process this one takes over from to drain.
     shutdown.ready();
-    graceful_rt::http::serve(listener, router, shutdown).await?;
+    let mut server = graceful_rt::http::serve(listener, router, shutdown);
+    if let Ok(hold) = std::env::var("KEEP_ALIVE_HOLD") {
+        server = server.keep_alive_hold(humantime::parse_duration(&hold)?);
+    }
+    server.await?;
     Ok(App { db })
 }
 

@@ -42,9 +42,12 @@ fn an_idle_service_exits_at_once_with_code_0() {
     assert!(latency < PROMPT, "took {latency:?}");
 }
 
-#[test]
-fn idle_keep_alive_connections_are_closed_at_once_with_a_clean_fin() {
-    let service = Service::start("idle-keepalive", &[]);
+/// 100 idle keep-alive connections at SIGTERM, with `hold` as the
+/// keep-alive hold: each ends with a clean FIN once it is over (quiet for
+/// `IDLE_GRACE` with no hold); returns when the last closed and when the
+/// process exited, after SIGTERM.
+fn idle_keep_alive_connections(test: &str, hold: &str) -> (Duration, Duration) {
+    let service = Service::start(test, &[("KEEP_ALIVE_HOLD", hold)]);
     let mut connections: Vec<TcpStream> =
         (0..100).map(|_| keep_alive_connection(&service)).collect();
     // Idle for longer than the grace given to recently used connections.
@@ -55,13 +58,35 @@ fn idle_keep_alive_connections_are_closed_at_once_with_a_clean_fin() {
             panic!("connection {index} did not end with a clean FIN: {error}");
         }
     }
+    let closed = sent.elapsed();
     let exit = service.process.wait_exit(Duration::from_secs(10));
     let latency = exit.at - sent;
-    eprintln!("idle-keepalive: SIGTERM to exit {latency:?}");
+    eprintln!("{test}: last FIN {closed:?}, exit {latency:?} after SIGTERM");
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    (closed, latency)
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_at_once_with_a_clean_fin_without_a_hold() {
+    let (_, latency) = idle_keep_alive_connections("idle-keepalive", "0s");
     assert!(
         latency < PROMPT,
         "took {latency:?}: idle connections held the shutdown"
+    );
+}
+
+#[test]
+fn idle_keep_alive_connections_are_held_for_a_next_request_then_closed_with_a_clean_fin() {
+    let hold = graceful_rt::http::KEEP_ALIVE_HOLD;
+    let (closed, latency) =
+        idle_keep_alive_connections("idle-keepalive-held", &format!("{}ms", hold.as_millis()));
+    assert!(
+        closed >= hold,
+        "closed {closed:?} after SIGTERM, within the hold"
+    );
+    assert!(
+        latency < hold + PROMPT,
+        "took {latency:?}: idle connections held the shutdown past the hold"
     );
 }
 

@@ -18,6 +18,7 @@ pub mod consumers;
 pub mod h2;
 pub mod http;
 pub mod load;
+pub mod netpath;
 pub mod nginx;
 pub mod proxy;
 pub mod python;
@@ -337,6 +338,11 @@ pub struct Service {
 
 impl Service {
     pub fn start(test: &str, env: &[(&str, &str)]) -> Service {
+        Service::start_command(test, Command::new(binary("service")), env)
+    }
+
+    /// The service, run by `command` (in a network namespace, say).
+    pub fn start_command(test: &str, command: Command, env: &[(&str, &str)]) -> Service {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("service-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -344,7 +350,7 @@ impl Service {
         let database = dir.join("items.db");
         let mut all = vec![("DATABASE_PATH", database.to_str().unwrap())];
         all.extend_from_slice(env);
-        let (process, address) = start_listening("service", &all);
+        let (process, address) = start_listening_command(command, &all);
         Service {
             process,
             address,
@@ -356,9 +362,18 @@ impl Service {
 /// Starts the example `name` on a port of the OS's choosing (`PORT=0`,
 /// unless `env` sets it) and waits until it prints `listening on ADDR`.
 pub fn start_listening(name: &str, env: &[(&str, &str)]) -> (Process, std::net::SocketAddr) {
+    start_listening_command(Command::new(binary(name)), env)
+}
+
+/// [`start_listening`] for a command that runs an example (in a network
+/// namespace, say).
+pub fn start_listening_command(
+    command: Command,
+    env: &[(&str, &str)],
+) -> (Process, std::net::SocketAddr) {
     let mut all = vec![("PORT", "0")];
     all.extend_from_slice(env);
-    let mut process = Process::start(name, &all);
+    let mut process = Process::start_command(command, &all);
     let line = process.wait_for_stderr_line("listening on ", START_BOUND);
     let address = line
         .rsplit(' ')

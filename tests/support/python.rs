@@ -162,15 +162,18 @@ pub struct Script {
 }
 
 impl Script {
-    /// Runs `tests/python/<name> args...` with the packages of `with` on
-    /// its path.
+    /// Runs `tests/python/<name> args...` with the packages of `with` (if
+    /// any) on its path.
     pub fn start(name: &str, with: &[&str], args: &[&str]) -> Script {
-        let site = packages(with);
-        let mut child = Command::new(python3())
+        let mut command = Command::new(python3());
+        // A script on the standard library alone needs no install.
+        if !with.is_empty() {
+            command.env("PYTHONPATH", packages(with));
+        }
+        let mut child = command
             .arg("-u")
             .arg(script_path(name))
             .args(args)
-            .env("PYTHONPATH", &site)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

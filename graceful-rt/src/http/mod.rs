@@ -131,6 +131,11 @@ use std::time::Duration;
 /// were accepted, so it is sent at once.)
 pub const IDLE_GRACE: Duration = Duration::from_millis(100);
 
+/// The default of [`Serve::keep_alive_hold`]: how long draining keeps an
+/// idle HTTP/1.1 keep-alive connection open for its client's next
+/// request, from the start of the drain.
+pub const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
+
 /// How long draining waits on a client while its connection has no
 /// request in flight: for the rest of a request head it started to send,
 /// for its answer to the PING of HTTP/2's two-step GOAWAY, for it to read

@@ -21,7 +21,7 @@ use super::make::{IncomingStream, MakeService};
 use super::service::ConnectionService;
 use super::state::{Phase, ServerState};
 use super::stats::DrainStats;
-use super::{CALL_END_LEAD, CLIENT_BOUND, IDLE_GRACE};
+use super::{CALL_END_LEAD, CLIENT_BOUND, IDLE_GRACE, KEEP_ALIVE_HOLD};
 use crate::drained::Drained;
 use crate::duration;
 use crate::log;
@@ -128,6 +128,7 @@ struct Settings {
     nodelay: bool,
     age: Option<Duration>,
     age_grace: Option<Duration>,
+    keep_alive_hold: Duration,
 }
 
 impl Default for Settings {
@@ -136,6 +137,7 @@ impl Default for Settings {
             nodelay: true,
             age: None,
             age_grace: None,
+            keep_alive_hold: KEEP_ALIVE_HOLD,
         }
     }
 }
@@ -185,6 +187,27 @@ impl<L, M> Serve<L, M> {
         self.settings.age_grace = Some(grace);
         self
     }
+
+    /// How long draining keeps an idle HTTP/1.1 keep-alive connection
+    /// open, counted from the start of the drain, for its client's next
+    /// request: that request is answered, with `Connection: close`, and
+    /// the connection then closes. Default: [`KEEP_ALIVE_HOLD`].
+    ///
+    /// A client that takes a pooled connection without checking it first
+    /// (Python's `http.client` and `requests`, and most clients on a
+    /// network with latency, where the server's FIN is still on its way)
+    /// writes its next request onto whatever the server did with the
+    /// connection: closed, the request is lost; held, it is answered. The
+    /// price is the exit: idle pools hold it for up to the hold. `Duration::ZERO`
+    /// closes each idle connection once it has been quiet for
+    /// [`IDLE_GRACE`]. The hold is part of the drain's wait on clients,
+    /// which [`CLIENT_BOUND`] bounds: it is capped at `CLIENT_BOUND` less
+    /// `IDLE_GRACE` (900 ms), so that a client then still has a moment to
+    /// see the close.
+    pub fn keep_alive_hold(mut self, hold: Duration) -> Self {
+        self.settings.keep_alive_hold = hold;
+        self
+    }
 }
 
 impl<L, M> std::fmt::Debug for Serve<L, M> {
@@ -194,6 +217,9 @@ impl<L, M> std::fmt::Debug for Serve<L, M> {
             .finish_non_exhaustive()
     }
 }
+
+/// The longest [`Serve::keep_alive_hold`].
+const MAX_KEEP_ALIVE_HOLD: Duration = CLIENT_BOUND.saturating_sub(IDLE_GRACE);
 
 /// How often, at most, the drain's progress goes to the service manager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -308,6 +334,7 @@ impl<M> Acceptor<M> {
             activity,
             Arc::clone(&self.state),
             age,
+            self.settings.keep_alive_hold,
         ));
     }
 }
@@ -534,6 +561,7 @@ async fn connection<Io, S, B>(
     activity: Arc<Activity>,
     state: Arc<ServerState>,
     age: Option<Age>,
+    keep_alive_hold: Duration,
 ) where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: RequestService<B>,
@@ -565,7 +593,7 @@ async fn connection<Io, S, B>(
     }
     // Dropping the connection (unresponsive, or cut) closes its socket.
     tokio::select! {
-        closed = drain(connection, &activity, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
+        closed = drain(connection, &activity, keep_alive_hold, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
             state.unresponsive.fetch_add(1, Ordering::AcqRel);
         },
         () = activity.cut_requested() => {}
@@ -610,11 +638,12 @@ enum Closed {
 ///   closes the connection after its last stream.
 /// - **HTTP/1.1** is asked at once when a request is in flight (its
 ///   response says `Connection: close`), or when it is idle: accepted, or
-///   its last response sent, [`IDLE_GRACE`] ago or more (closed at once).
-///   One used more recently may have a request on the wire, and gets the
-///   rest of the grace to deliver it; one with part of a request head
-///   received waits for the rest (bounded, as below), since hyper would
-///   close it on the spot and lose that request.
+///   its last response sent, [`IDLE_GRACE`] ago or more, and held for its
+///   client's next request for `keep_alive_hold` from the start of the
+///   drain (closed then). One used more recently may have a request on the
+///   wire, and gets the rest of the grace to deliver it; one with part of
+///   a request head received waits for the rest (bounded, as below),
+///   since hyper would close it on the spot and lose that request.
 ///
 /// While no request is in flight, the connection waits on its client: for
 /// the rest of a request head, the answer to the GOAWAY PING, or a read.
@@ -624,11 +653,13 @@ enum Closed {
 async fn drain<C: Future<Output = Result<(), BoxError>>>(
     mut connection: Pin<&mut C>,
     activity: &Activity,
+    keep_alive_hold: Duration,
     ask_to_close: impl Fn(Pin<&mut C>),
 ) -> Closed {
     activity.watch();
     let mut asked = false;
     let mut quiet_since = Instant::now();
+    let held_until = quiet_since + keep_alive_hold.min(MAX_KEEP_ALIVE_HOLD);
     loop {
         let changed = activity.changed();
         let mut changed = pin!(changed);
@@ -640,7 +671,7 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
             if activity.is_http2() || in_flight > 0 {
                 ask_to_close(connection.as_mut());
                 asked = true;
-            } else if !head_pending && idle_for >= IDLE_GRACE {
+            } else if !head_pending && idle_for >= IDLE_GRACE && Instant::now() >= held_until {
                 // Idle HTTP/1.1, or a connection that has sent nothing yet.
                 activity.end_reads();
                 asked = true;
@@ -650,7 +681,10 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
         let wake = match (in_flight, asked) {
             (0, true) => Some(client_bound),
             (0, false) if head_pending => Some(client_bound),
-            (0, false) => Some(client_bound.min(Instant::now() + (IDLE_GRACE - idle_for))),
+            // Idle: closed once quiet for the grace, and no longer held.
+            (0, false) => {
+                Some((Instant::now() + IDLE_GRACE.saturating_sub(idle_for)).max(held_until))
+            }
             _ => None,
         };
         tokio::select! {
@@ -660,7 +694,8 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
             }
             () = changed => quiet_since = Instant::now(),
             () = tokio::time::sleep_until(wake.unwrap_or(client_bound).into()), if wake.is_some() => {
-                if activity.in_flight() == 0 && quiet_since.elapsed() >= CLIENT_BOUND {
+                let waiting_on_client = asked || activity.head_pending();
+                if activity.in_flight() == 0 && waiting_on_client && quiet_since.elapsed() >= CLIENT_BOUND {
                     return Closed::Unresponsive;
                 }
             }

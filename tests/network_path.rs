@@ -1,0 +1,193 @@
+//! The drain across a network path with latency (10 ms each way, see
+//! `support::netpath`), where loopback hides races: a FIN, a GOAWAY or a
+//! close frame takes a while to arrive, and a client may send its next
+//! request in the meantime. Requests in flight, HTTP/2 streams, a
+//! WebSocket and a slow request head behave as on loopback, and kept-alive
+//! clients that reuse a connection without checking it (Python's
+//! `http.client`, a client nobody here wrote) lose nothing, thanks to the
+//! keep-alive hold. Runs as root (namespaces, TUN devices).
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use support::h2::{self, Pings};
+use support::http;
+use support::netpath::NetPath;
+use support::python::Script;
+use support::{Service, Signal, ws};
+
+/// Each way.
+const DELAY: Duration = Duration::from_millis(10);
+const ANSWER: Duration = Duration::from_secs(10);
+const EXIT_BOUND: Duration = Duration::from_secs(10);
+/// "At once", on a loaded machine, across the path.
+const PROMPT: Duration = Duration::from_millis(500);
+
+/// The example service in the path's namespace, on its address.
+fn start(path: &NetPath, test: &str) -> Service {
+    let server = path.server.to_string();
+    Service::start_command(
+        test,
+        path.command(&support::binary("service")),
+        &[("HOST", &server), ("GRACEFUL_TIMEOUT", "5s")],
+    )
+}
+
+/// `clients` kept-alive `http.client` clients, GET / with 0-200 ms between
+/// requests and no retries, SIGTERM once all are under way: what was lost,
+/// and the exit.
+fn reusing_clients(service: Service, clients: usize) -> (serde_json::Value, Duration) {
+    let host = service.address.ip().to_string();
+    let port = service.address.port().to_string();
+    let count = clients.to_string();
+    let mut script = Script::start("keepalive_clients.py", &[], &[&host, &port, &count]);
+    script.wait_for("started", ANSWER);
+    let sent = service.process.signal(Signal::SIGTERM);
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    let latency = exit.at - sent;
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    let lines = script.finish();
+    let done = lines
+        .iter()
+        .find(|line| line.json["event"] == "done")
+        .map(|line| line.json.clone())
+        .expect("the clients' tally");
+    (done, latency)
+}
+
+#[test]
+fn kept_alive_clients_that_reuse_without_checking_lose_nothing_across_the_path() {
+    let path = NetPath::new(DELAY);
+    let service = start(&path, "reuse-path");
+    let (tally, latency) = reusing_clients(service, 16);
+    eprintln!("http.client over 2×{DELAY:?}: {tally}; exit {latency:?} after SIGTERM");
+    assert_eq!(tally["lost"], serde_json::json!([]), "{tally}");
+    assert!(tally["answered"].as_u64().unwrap() >= 48, "{tally}");
+}
+
+#[test]
+fn kept_alive_clients_that_reuse_without_checking_lose_nothing_on_loopback() {
+    let service = Service::start("reuse-loopback", &[("GRACEFUL_TIMEOUT", "5s")]);
+    let (tally, latency) = reusing_clients(service, 16);
+    eprintln!("http.client on loopback: {tally}; exit {latency:?} after SIGTERM");
+    assert_eq!(tally["lost"], serde_json::json!([]), "{tally}");
+}
+
+#[test]
+fn requests_in_flight_across_the_path_are_answered_with_connection_close() {
+    let path = NetPath::new(DELAY);
+    let mut service = start(&path, "inflight-path");
+    let slow: Vec<_> = (0..20)
+        .map(|_| http::in_flight(service.address, "/slow?ms=500", ANSWER))
+        .collect();
+    service
+        .process
+        .wait_for_stderr_count("slow: sleeping", 20, ANSWER);
+    let sent = service.process.signal(Signal::SIGTERM);
+    for slow in slow {
+        let outcome = slow.join().unwrap();
+        let response = outcome
+            .response()
+            .unwrap_or_else(|| panic!("lost: {outcome:?}"));
+        assert_eq!(response.status, 200);
+        assert!(response.closes(), "{:?}", response.headers);
+    }
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!("in flight over the path: exit after {:?}", exit.at - sent);
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+}
+
+#[test]
+fn http2_streams_in_flight_across_the_path_are_all_answered() {
+    const STREAMS: usize = 50;
+    let path = NetPath::new(DELAY);
+    let mut service = start(&path, "h2-path");
+    let mut client = h2::Connection::open(service.address, Pings::Answer).expect("HTTP/2");
+    for _ in 0..STREAMS {
+        client.request("GET", "/slow?ms=500").unwrap();
+    }
+    service
+        .process
+        .wait_for_stderr_count("slow: sleeping", STREAMS, ANSWER);
+    let sent = service.process.signal(Signal::SIGTERM);
+    let answered = client.wait(ANSWER, |seen| {
+        seen.streams
+            .values()
+            .filter(|stream| stream.answered())
+            .count()
+            == STREAMS
+    });
+    let seen = client.snapshot();
+    assert!(answered, "not every stream was answered: {seen:?}");
+    assert!(!seen.goaways.is_empty(), "no GOAWAY: {seen:?}");
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "{STREAMS} HTTP/2 streams over the path: all answered; exit after {:?}",
+        exit.at - sent
+    );
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+}
+
+#[test]
+fn a_websocket_across_the_path_is_told_going_away() {
+    let path = NetPath::new(DELAY);
+    let service = start(&path, "ws-path");
+    let mut stream = ws::open(service.address, "/ws", ANSWER).expect("a WebSocket");
+    let sent = service.process.signal(Signal::SIGTERM);
+    let code = ws::close_code(&mut stream, ANSWER).expect("a close frame");
+    let told = sent.elapsed();
+    assert_eq!(code, 1001, "going away");
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!("WebSocket over the path: close 1001 after {told:?}");
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(told < PROMPT, "told {told:?} after SIGTERM");
+}
+
+#[test]
+fn a_request_head_never_finished_across_the_path_is_closed_within_the_client_bound() {
+    let path = NetPath::new(DELAY);
+    let service = start(&path, "slow-head-path");
+    let mut stream = http::connect(service.address).expect("connect");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    http::wait_accepted(service.address, ANSWER);
+    let sent = service.process.signal(Signal::SIGTERM);
+    let closed = http::wait_closed(&mut stream, ANSWER);
+    let after = sent.elapsed();
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!("half a head over the path: {closed:?} after {after:?}");
+    assert!(closed.is_ok(), "a clean close: {closed:?}");
+    let bound = graceful_rt::http::CLIENT_BOUND;
+    assert!(
+        (bound..bound + PROMPT).contains(&after),
+        "closed {after:?} after SIGTERM, CLIENT_BOUND is {bound:?}"
+    );
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+}
+
+/// The path itself: a round trip takes twice the delay, so the tests above
+/// do run across latency.
+#[test]
+fn the_path_delays_each_way() {
+    let path = NetPath::new(DELAY);
+    let service = start(&path, "path-itself");
+    let began = Instant::now();
+    let stream = http::connect(service.address).expect("connect");
+    let connect = began.elapsed();
+    drop(stream);
+    let sent = service.process.signal(Signal::SIGTERM);
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    eprintln!(
+        "connect over the path: {connect:?}; exit after {:?}",
+        exit.at - sent
+    );
+    assert!(
+        connect >= 2 * DELAY,
+        "a connect took {connect:?}, less than a round trip of {:?}",
+        2 * DELAY
+    );
+}
