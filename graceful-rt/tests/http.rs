@@ -760,3 +760,63 @@ async fn a_method_router_and_a_make_service_are_served() {
         assert_eq!(drained.connections_cut, 0, "{drained:?}");
     }
 }
+
+/// The keep-alive hold: an idle connection's next request, sent well into
+/// the drain (past `IDLE_GRACE`, within the hold), is answered with
+/// `Connection: close`; without a hold, the connection is closed by then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_held_for_its_next_request_during_the_drain() {
+    use graceful_rt::http::{IDLE_GRACE, KEEP_ALIVE_HOLD};
+
+    for hold in [KEEP_ALIVE_HOLD, Duration::ZERO] {
+        let shutdown = Shutdown::new(Duration::from_secs(10));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = serve(listener, app(), shutdown.clone()).keep_alive_hold(hold);
+        let stats = serving.stats();
+        let task = tokio::spawn(serving.into_future());
+        let mut client = Http1::connect(address).await;
+        let first = client.get("/").await;
+        assert!(!first.closes(), "kept alive before the shutdown");
+        wait_until("the connection to be idle", ANSWER, || {
+            stats.in_flight() == 0
+        })
+        .await;
+        tokio::time::sleep(IDLE_GRACE * 2).await;
+
+        let began = Instant::now();
+        shutdown.trigger();
+        // Well into the drain: past the grace of a recently used
+        // connection, within the hold.
+        tokio::time::sleep(KEEP_ALIVE_HOLD / 2).await;
+        let request = http::Request::get("/")
+            .header(header::HOST, "127.0.0.1")
+            .body(Empty::new())
+            .unwrap();
+        let exchange = async {
+            client.sender.ready().await?;
+            read_reply(client.sender.send_request(request).await?).await
+        };
+        let next = bounded("the next request", ANSWER, exchange).await;
+        if hold.is_zero() {
+            assert!(
+                next.is_err(),
+                "no hold: the connection was closed: {next:?}"
+            );
+        } else {
+            let reply = next.expect("held: the next request is answered");
+            assert_eq!(reply.status, StatusCode::OK);
+            assert!(reply.closes(), "{:?}", reply.headers);
+        }
+        let drained = bounded("serve to resolve", ANSWER, task)
+            .await
+            .unwrap()
+            .expect("serve failed");
+        let took = began.elapsed();
+        assert_eq!(drained.late, usize::from(!hold.is_zero()), "{drained:?}");
+        assert!(
+            took < KEEP_ALIVE_HOLD + PROMPT,
+            "hold {hold:?}: drained in {took:?}"
+        );
+    }
+}

@@ -28,11 +28,14 @@
 //!      never processed, so the client retries them elsewhere. The
 //!      connection closes after its last stream.
 //!    - **HTTP/1.1** idle keep-alive connections, and connections that have
-//!      sent nothing yet, close at once and cleanly: their reads end, and
-//!      hyper shuts them down as it would for a client that left (a FIN;
-//!      over TLS, a close_notify first). A connection accepted, or whose
-//!      last response was sent, within the last [`IDLE_GRACE`] may have a
-//!      request on the wire: it gets the rest of the grace to deliver it.
+//!      sent nothing yet, are held for their client's next request for
+//!      [`KEEP_ALIVE_HOLD`] ([`Serve::keep_alive_hold`]): a request that
+//!      arrives is answered, with `Connection: close`. Then they close
+//!      cleanly: their reads end, and hyper shuts them down as it would
+//!      for a client that left (a FIN; over TLS, a close_notify first). A
+//!      connection accepted, or whose last response was sent, within the
+//!      last [`IDLE_GRACE`] may have a request on the wire: it gets at
+//!      least the rest of the grace to deliver it.
 //!      One with part of a request head received waits for the rest (see
 //!      6). A connection with a request in flight closes after its
 //!      response, which says `Connection: close`.
