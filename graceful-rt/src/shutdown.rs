@@ -227,7 +227,7 @@ impl Shutdown {
             return;
         }
         #[cfg(unix)]
-        crate::upgrade::start(self);
+        crate::upgrade::start(self.clone());
         #[cfg(not(unix))]
         log::warning!("upgrade asked for, but upgrades by hand-off need Unix: not upgrading");
     }
@@ -240,7 +240,20 @@ impl Shutdown {
             log::info!("upgraded: pid {new_process} is ready, draining");
         })
     }
+}
 
+#[cfg(unix)]
+impl crate::upgrade::Handover for Shutdown {
+    fn is_requested(&self) -> bool {
+        Shutdown::is_requested(self)
+    }
+
+    fn upgraded(&self, new_process: u32) -> bool {
+        Shutdown::upgraded(self, new_process)
+    }
+}
+
+impl Shutdown {
     /// Tells the service manager that the service is ready: with the
     /// `systemd` feature, under a `Type=notify` unit, systemd gets
     /// `READY=1`. Call it once the service accepts work (after binding its

@@ -49,7 +49,16 @@ pub(crate) use handoff::keep;
 use crate::duration;
 use crate::log;
 use crate::passed;
-use crate::shutdown::Shutdown;
+
+/// What an upgrade needs of the shutdown, and nothing more (the shutdown
+/// starts upgrades; this keeps the dependency one way).
+pub(crate) trait Handover: Send + 'static {
+    /// Whether the shutdown has begun.
+    fn is_requested(&self) -> bool;
+    /// The new process `new_process` is ready: begins the shutdown, with
+    /// cause `Upgraded`. False if it had begun already.
+    fn upgraded(&self, new_process: u32) -> bool;
+}
 
 /// How often the wait for the new process looks at it and at the shutdown.
 const POLL: Duration = Duration::from_millis(20);
@@ -98,7 +107,7 @@ pub(crate) fn prepare(ready_bound: Duration) {
 
 /// Starts an upgrade on a thread of its own, unless one runs or the
 /// shutdown has begun.
-pub(crate) fn start(shutdown: &Shutdown) {
+pub(crate) fn start(shutdown: impl Handover) {
     if shutdown.is_requested() {
         log::info!("upgrade asked for while shutting down: not upgrading");
         return;
@@ -117,7 +126,6 @@ pub(crate) fn start(shutdown: &Shutdown) {
         log::warning!("upgrade asked for again: already upgrading, ignored");
         return;
     }
-    let shutdown = shutdown.clone();
     let spawned = thread::Builder::new()
         .name("graceful-upgrade".into())
         .spawn(move || {
@@ -130,7 +138,7 @@ pub(crate) fn start(shutdown: &Shutdown) {
     }
 }
 
-fn upgrade(shutdown: &Shutdown) {
+fn upgrade(shutdown: &impl Handover) {
     let Some(setup) = SETUP.get() else {
         log::error!("upgrade failed: this process's executable is unknown; still serving");
         return;
@@ -219,7 +227,11 @@ fn new_process() -> MutexGuard<'static, Option<Child>> {
 
 /// Waits until the new process says it is ready. The error says why it
 /// will not be.
-fn wait_ready(shutdown: &Shutdown, mut channel: UnixStream, bound: Duration) -> Result<(), String> {
+fn wait_ready(
+    shutdown: &impl Handover,
+    mut channel: UnixStream,
+    bound: Duration,
+) -> Result<(), String> {
     let started = Instant::now();
     channel
         .set_read_timeout(Some(POLL))
