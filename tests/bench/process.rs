@@ -46,6 +46,10 @@
 //! 14. queue consumers stopped half-way, then restarted, ours against the
 //!     same written with plain tokio and `ctrl_c` (`tests/bench/consumers.rs`):
 //!     missing and duplicated messages, RabbitMQ and NATS JetStream.
+//! 15. kept-alive clients that reuse a connection without checking it
+//!     (`tests/bench/keepalive.rs`): requests lost and the exit, with the
+//!     keep-alive hold and without, with a lame duck and without, against
+//!     plain axum, on loopback and across a path with latency (root).
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
@@ -53,7 +57,7 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`, `consumers`). It installs what it needs (wrk from Debian's packages,
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`, `consumers`, `keepalive`). It installs what it needs (wrk from Debian's packages,
 //! Express from npm) if it is missing.
 
 // The tests' support: clients (h2, http, load), processes, the Python
@@ -68,6 +72,7 @@ mod worker;
 
 mod consumers;
 mod grpc;
+mod keepalive;
 mod nodelay;
 
 use support::{h2, http, load};
@@ -1432,6 +1437,14 @@ fn main() {
                 "grpc" => println!("{}", grpc::figure(&grpc_binaries, runs(5))),
                 "nodelay" => println!("{}", nodelay::figure(&same_ours, runs(9))),
                 "consumers" => println!("{}", consumers::figure(runs(10))),
+                "keepalive" => println!(
+                    "{}",
+                    keepalive::figure(
+                        &binaries["service"],
+                        &binaries["fixture-baseline-axum"],
+                        runs(3)
+                    )
+                ),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1484,6 +1497,12 @@ fn main() {
     let nodelay = nodelay::figure(&same_ours, runs(9));
     eprintln!("14. queue consumers stopped half-way");
     let consumers = consumers::figure(runs(10));
+    eprintln!("15. kept-alive clients that reuse without checking");
+    let keepalive = keepalive::figure(
+        &binaries["service"],
+        &binaries["fixture-baseline-axum"],
+        runs(3),
+    );
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1701,6 +1720,7 @@ fn main() {
     let _ = writeln!(md, "\n{grpc}");
     let _ = writeln!(md, "\n{nodelay}");
     let _ = writeln!(md, "\n```text\n{consumers}\n```");
+    let _ = writeln!(md, "\n{keepalive}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\

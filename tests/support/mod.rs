@@ -22,6 +22,7 @@ pub mod netpath;
 pub mod nginx;
 pub mod proxy;
 pub mod python;
+pub mod reuse;
 pub mod servers;
 pub mod ws;
 

@@ -11,10 +11,12 @@
 //!    through the load balancer.
 //! 2. **Stop accepting**: connections already queued in the listener's
 //!    backlog are taken, then the listener is closed: new connections are
-//!    refused, not left hanging. One race is left to TCP itself: a
-//!    connection whose handshake the kernel completes in the microseconds
-//!    between the last accept and the close is reset with the listener; its
-//!    request never reached the application. The lame duck is the cure
+//!    refused, not left hanging. Closing a listener resets the connections
+//!    whose handshake is under way, with the request their client may have
+//!    sent behind its ACK; so, for a `TcpListener` on Linux, new SYNs are
+//!    dropped first (their clients try again a second later and are
+//!    refused), and the handshakes under way complete and are served,
+//!    within 250 ms, before the listener closes. The lame duck is the cure
 //!    behind a load balancer (one that has stopped routing here sends
 //!    nothing to race); for a single instance, the upgrade by hand-off
 //!    ([`Shutdown::upgrade`](crate::Shutdown::upgrade)), which never closes
@@ -116,6 +118,7 @@ mod serve;
 mod service;
 mod state;
 mod stats;
+mod stop_accepting;
 
 pub use crate::drained::Drained;
 pub use in_flight::DrainBody;

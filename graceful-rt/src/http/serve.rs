@@ -21,6 +21,7 @@ use super::make::{IncomingStream, MakeService};
 use super::service::ConnectionService;
 use super::state::{Phase, ServerState};
 use super::stats::DrainStats;
+use super::stop_accepting;
 use super::{CALL_END_LEAD, CLIENT_BOUND, IDLE_GRACE, KEEP_ALIVE_HOLD};
 use crate::drained::Drained;
 use crate::duration;
@@ -255,7 +256,27 @@ where
     let mut acceptor = Acceptor::new(app, &stats, settings);
     let mut burst = Burst::default();
     accept_until_draining(&mut listener, &mut acceptor, &mut burst, &shutdown).await;
+    // After an upgrade, the listening socket lives on in the new process:
+    // closing this process's descriptor resets nothing, and a filter would
+    // stop the new process's connections too.
+    let handed_over = matches!(shutdown.cause(), Some(crate::Cause::Upgraded(_)));
+    let refusing = (!handed_over)
+        .then(|| stop_accepting::refuse_new(&listener))
+        .flatten();
     take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+    if let Some(refusing) = refusing {
+        // The handshakes under way complete (their clients may already
+        // have sent a request behind their ACK) and are accepted.
+        let until = Instant::now() + stop_accepting::HANDSHAKE_BOUND;
+        while refusing.handshakes_under_way() && Instant::now() < until {
+            tokio::time::sleep(stop_accepting::HANDSHAKE_POLL).await;
+            take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+        }
+        take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+        // A socket another process also holds (systemd's, under socket
+        // activation) must go on taking connections once this one is gone.
+        refusing.detach(&listener);
+    }
     drop(listener);
     // Only now do responses say `Connection: close`: a client told to
     // reconnect finds the port closed and is refused at once, rather than
