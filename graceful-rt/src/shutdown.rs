@@ -240,20 +240,7 @@ impl Shutdown {
             log::info!("upgraded: pid {new_process} is ready, draining");
         })
     }
-}
 
-#[cfg(unix)]
-impl crate::upgrade::Handover for Shutdown {
-    fn is_requested(&self) -> bool {
-        Shutdown::is_requested(self)
-    }
-
-    fn upgraded(&self, new_process: u32) -> bool {
-        Shutdown::upgraded(self, new_process)
-    }
-}
-
-impl Shutdown {
     /// Tells the service manager that the service is ready: with the
     /// `systemd` feature, under a `Type=notify` unit, systemd gets
     /// `READY=1`. Call it once the service accepts work (after binding its
@@ -505,6 +492,17 @@ impl Future for Requested {
 impl fmt::Debug for Requested {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Requested").finish_non_exhaustive()
+    }
+}
+
+#[cfg(unix)]
+impl crate::upgrade::Handover for Shutdown {
+    fn is_requested(&self) -> bool {
+        Shutdown::is_requested(self)
+    }
+
+    fn upgraded(&self, new_process: u32) -> bool {
+        Shutdown::upgraded(self, new_process)
     }
 }
 
