@@ -6,7 +6,8 @@
 //! clients that reuse a connection without checking it (Python's
 //! `http.client`, a client nobody here wrote) lose nothing, thanks to the
 //! keep-alive hold, and under a lame duck, thanks to the listener closing
-//! only once the handshakes under way are done. Runs as root (namespaces, TUN devices).
+//! only once the handshakes under way are done. Runs as root (namespaces,
+//! TUN devices).
 #![cfg(target_os = "linux")]
 
 mod support;

@@ -199,9 +199,9 @@ impl<L, M> Serve<L, M> {
     /// network with latency, where the server's FIN is still on its way)
     /// writes its next request onto whatever the server did with the
     /// connection: closed, the request is lost; held, it is answered. The
-    /// price is the exit: idle pools hold it for up to the hold. `Duration::ZERO`
-    /// closes each idle connection once it has been quiet for
-    /// [`IDLE_GRACE`]. The hold is part of the drain's wait on clients,
+    /// price is the exit: idle pools hold it for up to the hold.
+    /// `Duration::ZERO` closes each idle connection once it has been quiet
+    /// for [`IDLE_GRACE`]. The hold is part of the drain's wait on clients,
     /// which [`CLIENT_BOUND`] bounds: it is capped at `CLIENT_BOUND` less
     /// `IDLE_GRACE` (900 ms), so that a client then still has a moment to
     /// see the close.
