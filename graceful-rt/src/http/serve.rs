@@ -259,10 +259,10 @@ where
     // After an upgrade, the listening socket lives on in the new process:
     // closing this process's descriptor resets nothing, and a filter would
     // stop the new process's connections too.
-    let handed_over = matches!(shutdown.cause(), Some(crate::Cause::Upgraded(_)));
-    let refusing = (!handed_over)
-        .then(|| stop_accepting::refuse_new(&listener))
-        .flatten();
+    let refusing = match shutdown.cause() {
+        Some(crate::Cause::Upgraded(_)) => None,
+        _ => stop_accepting::refuse_new(&listener),
+    };
     take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
     if let Some(refusing) = refusing {
         // The handshakes under way complete (their clients may already

@@ -92,50 +92,16 @@ fn syn_recv_on(table: &str, port: u16) -> bool {
     })
 }
 
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "powerpc64",
-        target_arch = "s390x",
-        target_arch = "loongarch64"
-    )
-))]
+#[cfg(target_os = "linux")]
 mod filter {
     use std::io;
     use std::os::fd::AsRawFd as _;
 
-    /// `SO_ATTACH_FILTER` and `SO_DETACH_FILTER` in the generic Linux ABI
-    /// of the architectures above (libc does not export them for them).
+    /// `SO_ATTACH_FILTER` and `SO_DETACH_FILTER`: the same on every Linux
+    /// architecture Rust builds for (generic, MIPS, SPARC, PowerPC; only
+    /// PA-RISC differs), and not exported by libc for glibc targets.
     const SO_ATTACH_FILTER: libc::c_int = 26;
     const SO_DETACH_FILTER: libc::c_int = 27;
-
-    /// Removes the filter [`drop_syns`] attached.
-    pub(super) fn detach(listener: &tokio::net::TcpListener) -> io::Result<()> {
-        let unused: libc::c_int = 0;
-        // SAFETY: the descriptor is the listener's, open for the whole call
-        // (borrowed from it); SO_DETACH_FILTER reads no option value, and
-        // the one passed is a valid `c_int` on this frame, with its size.
-        #[allow(unsafe_code)]
-        let result = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                SO_DETACH_FILTER,
-                (&raw const unused).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if result == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
 
     /// Attaches a classic BPF filter that drops every segment with SYN set
     /// and ACK clear (a new connection), and keeps the rest: the ACKs that
@@ -184,19 +150,47 @@ mod filter {
             len: program.len() as libc::c_ushort,
             filter: program.as_mut_ptr(),
         };
-        // SAFETY: the descriptor is the listener's, open for the whole call
-        // (borrowed from it); `fprog` and the program it points to live on
-        // this stack frame until `setsockopt` returns, and the kernel copies
-        // the program before it does; the length passed is `fprog`'s own
-        // size, as SO_ATTACH_FILTER expects a `struct sock_fprog`.
+        // SAFETY: `fprog.filter` points to `program`, `fprog.len`
+        // instructions long, on this frame until the call returns; the
+        // kernel copies the program before it does.
         #[allow(unsafe_code)]
+        unsafe {
+            set_socket_option(listener, SO_ATTACH_FILTER, &fprog)
+        }
+    }
+
+    /// Removes the filter [`drop_syns`] attached.
+    pub(super) fn detach(listener: &tokio::net::TcpListener) -> io::Result<()> {
+        // SAFETY: a `c_int` holds no pointer (SO_DETACH_FILTER reads none).
+        #[allow(unsafe_code)]
+        unsafe {
+            set_socket_option(listener, SO_DETACH_FILTER, &0 as &libc::c_int)
+        }
+    }
+
+    /// `setsockopt(SOL_SOCKET, option, value)` on the listener.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer inside `value` must be valid, for what `option` reads
+    /// through it, until the call returns.
+    #[allow(unsafe_code)]
+    unsafe fn set_socket_option<T>(
+        listener: &tokio::net::TcpListener,
+        option: libc::c_int,
+        value: &T,
+    ) -> io::Result<()> {
+        // SAFETY: the descriptor is the listener's, open for the whole call
+        // (borrowed from it); `value` is a live `T` and the length passed
+        // is its size, so the kernel reads only that; the pointers in it
+        // are the caller's to keep valid (see above).
         let result = unsafe {
             libc::setsockopt(
                 listener.as_raw_fd(),
                 libc::SOL_SOCKET,
-                SO_ATTACH_FILTER,
-                (&raw const fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+                option,
+                std::ptr::from_ref(value).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
             )
         };
         if result == 0 {
@@ -207,19 +201,7 @@ mod filter {
     }
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "powerpc64",
-        target_arch = "s390x",
-        target_arch = "loongarch64"
-    )
-)))]
+#[cfg(not(target_os = "linux"))]
 mod filter {
     pub(super) fn drop_syns(_: &tokio::net::TcpListener) -> std::io::Result<()> {
         Err(std::io::Error::other("needs Linux"))
