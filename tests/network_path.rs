@@ -29,12 +29,15 @@ const PROMPT: Duration = Duration::from_millis(500);
 
 /// The example service in the path's namespace, on its address.
 fn start(path: &NetPath, test: &str) -> Service {
+    start_with(path, test, &[])
+}
+
+/// [`start`], with `env` added.
+fn start_with(path: &NetPath, test: &str, env: &[(&str, &str)]) -> Service {
     let server = path.server.to_string();
-    Service::start_command(
-        test,
-        path.command(&support::binary("service")),
-        &[("HOST", &server), ("GRACEFUL_TIMEOUT", "5s")],
-    )
+    let mut all = vec![("HOST", server.as_str()), ("GRACEFUL_TIMEOUT", "5s")];
+    all.extend_from_slice(env);
+    Service::start_command(test, path.command(&support::binary("service")), &all)
 }
 
 #[test]
@@ -42,12 +45,7 @@ fn kept_alive_clients_that_reuse_without_checking_lose_nothing_across_the_path()
     let path = NetPath::new(DELAY);
     let service = start(&path, "reuse-path");
     let tally = reuse::across_sigterm(service, 16);
-    eprintln!(
-        "http.client over 2×{DELAY:?}: {}; exit {:?} after SIGTERM",
-        tally.json, tally.exit
-    );
-    assert_eq!(tally.exit_code, Some(0));
-    assert_eq!(tally.json["lost"], serde_json::json!([]), "{}", tally.json);
+    tally.assert_nothing_lost("http.client over 2 × 10 ms");
     assert!(
         tally.json["answered"].as_u64().unwrap() >= 48,
         "{}",
@@ -63,35 +61,15 @@ fn kept_alive_clients_that_reuse_without_checking_lose_nothing_across_the_path()
 #[test]
 fn kept_alive_clients_under_a_lame_duck_lose_nothing_across_the_path() {
     let path = NetPath::new(DELAY);
-    let server = path.server.to_string();
-    let service = Service::start_command(
-        "lame-duck-path",
-        path.command(&support::binary("service")),
-        &[
-            ("HOST", &server),
-            ("GRACEFUL_TIMEOUT", "5s"),
-            ("GRACEFUL_DRAIN_DELAY", "2s"),
-        ],
-    );
-    let tally = reuse::across_sigterm(service, 16);
-    eprintln!(
-        "http.client under a lame duck over 2×{DELAY:?}: {}; exit {:?} after SIGTERM",
-        tally.json, tally.exit
-    );
-    assert_eq!(tally.exit_code, Some(0));
-    assert_eq!(tally.json["lost"], serde_json::json!([]), "{}", tally.json);
+    let service = start_with(&path, "lame-duck-path", &[("GRACEFUL_DRAIN_DELAY", "2s")]);
+    reuse::across_sigterm(service, 16)
+        .assert_nothing_lost("http.client under a lame duck over 2 × 10 ms");
 }
 
 #[test]
 fn kept_alive_clients_that_reuse_without_checking_lose_nothing_on_loopback() {
     let service = Service::start("reuse-loopback", &[("GRACEFUL_TIMEOUT", "5s")]);
-    let tally = reuse::across_sigterm(service, 16);
-    eprintln!(
-        "http.client on loopback: {}; exit {:?} after SIGTERM",
-        tally.json, tally.exit
-    );
-    assert_eq!(tally.exit_code, Some(0));
-    assert_eq!(tally.json["lost"], serde_json::json!([]), "{}", tally.json);
+    reuse::across_sigterm(service, 16).assert_nothing_lost("http.client on loopback");
 }
 
 #[test]

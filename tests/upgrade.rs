@@ -172,6 +172,17 @@ impl Log {
         }
     }
 
+    /// [`find`](Log::find), failing the test (with the log) when the line
+    /// does not come: `what` says whose line it is.
+    fn expect(&self, needle: &str, from: usize, bound: Duration, what: &str) -> String {
+        self.find(needle, from, bound).unwrap_or_else(|| {
+            panic!(
+                "no {needle:?} ({what}) within {bound:?} in the log:\n{}",
+                self.text()
+            )
+        })
+    }
+
     fn text(&self) -> String {
         self.lines.0.lock().unwrap().join("\n")
     }
@@ -417,6 +428,19 @@ impl Deployment {
         }
     }
 
+    /// Waits at most `bound` for `pid`, one of `others`, to exit (`after`
+    /// says what it exits after, for the failure), and forgets it.
+    fn wait_other(&mut self, pid: Pid, bound: Duration, after: &str) -> WaitStatus {
+        let status = wait_end(pid, bound).unwrap_or_else(|| {
+            panic!(
+                "pid {pid} did not exit within {bound:?} of {after}; log:\n{}",
+                self.log.text()
+            )
+        });
+        self.others.retain(|&other| other != pid);
+        status
+    }
+
     /// After an upgrade signal sent at `sent` to the process in charge:
     /// waits until the PID file names another process, which is then in
     /// charge (the old one is among `others` until it is waited for), and
@@ -459,14 +483,8 @@ impl Deployment {
         let sent = self.signal(Signal::SIGUSR2);
         let new = self.taken_over(sent);
         let ready = sent.elapsed();
-        let status = wait_end(old, EXIT_BOUND).unwrap_or_else(|| {
-            panic!(
-                "pid {old} did not exit within {EXIT_BOUND:?} of pid {new} being ready; log:\n{}",
-                self.log.text()
-            )
-        });
+        let status = self.wait_other(old, EXIT_BOUND, &format!("pid {new} being ready"));
         let old_exit = sent.elapsed();
-        self.others.retain(|&pid| pid != old);
         assert_eq!(
             status,
             WaitStatus::Exited(old, 0),
@@ -484,11 +502,7 @@ impl Deployment {
             ),
             (format!("{TAKING_OVER}{old}"), "the new process's take-over"),
         ] {
-            assert!(
-                self.log.find(&line, from, PROMPT).is_some(),
-                "no {line:?} ({what}) in the log:\n{}",
-                self.log.text()
-            );
+            self.log.expect(&line, from, PROMPT, what);
         }
         Upgrade {
             old,
@@ -869,20 +883,17 @@ fn a_plain_sigterm_still_refuses_new_connections_once_draining_and_after_exit() 
     // A slow request keeps the process draining for a while.
     let before = deployment.log.mark();
     let slow = http::in_flight(deployment.address, "/slow?ms=1500", ANSWER);
-    deployment
-        .log
-        .find("slow: sleeping", before, ANSWER)
-        .expect("the slow request reaches its handler");
+    deployment.log.expect(
+        "slow: sleeping",
+        before,
+        ANSWER,
+        "the slow request's handler",
+    );
     let from = deployment.log.mark();
     deployment.signal(Signal::SIGTERM);
-    assert!(
-        deployment
-            .log
-            .find("draining: stopped accepting", from, PROMPT)
-            .is_some(),
-        "no drain; log:\n{}",
-        deployment.log.text()
-    );
+    deployment
+        .log
+        .expect("draining: stopped accepting", from, PROMPT, "the drain");
     let refused = |when: &str| match http::connect(deployment.address) {
         Err(error) if error.kind() == ErrorKind::ConnectionRefused => {}
         Err(error) => panic!("connecting {when}: {error}, not refused"),
@@ -988,10 +999,12 @@ fn tableflip_52_long_lived_connections_are_told_and_bounded_and_a_second_upgrade
     let before = deployment.log.mark();
     let mut h2 = h2::Connection::open(deployment.address, Pings::Answer).expect("HTTP/2");
     h2.request("GET", "/slow?ms=60000").unwrap();
-    deployment
-        .log
-        .find("slow: sleeping", before, ANSWER)
-        .expect("the HTTP/2 request reaches its handler");
+    deployment.log.expect(
+        "slow: sleeping",
+        before,
+        ANSWER,
+        "the HTTP/2 request's handler",
+    );
 
     deployment.deploy_service();
     let sent = deployment.signal(Signal::SIGUSR2);
@@ -1020,10 +1033,11 @@ fn tableflip_52_long_lived_connections_are_told_and_bounded_and_a_second_upgrade
     // The second process is the first's child: the first reaps it.
     let reaped =
         format!("pid {second}, which took over from this process, has exited (exit status: 0)");
-    assert!(
-        deployment.log.find(&reaped, from, EXIT_BOUND).is_some(),
-        "no {reaped:?} from pid {first}; log:\n{}",
-        deployment.log.text()
+    deployment.log.expect(
+        &reaped,
+        from,
+        EXIT_BOUND,
+        &format!("pid {first} reaping it"),
     );
     assert!(
         gone(second),
@@ -1037,21 +1051,22 @@ fn tableflip_52_long_lived_connections_are_told_and_bounded_and_a_second_upgrade
         "pid {first} still drains when pid {third} takes over; log:\n{}",
         deployment.log.text()
     );
-    for line in [
-        format!("{STARTED}{third},"),
-        format!("{TAKING_OVER}{second}"),
+    for (line, what) in [
+        (
+            format!("{STARTED}{third},"),
+            "the second process's start of the third",
+        ),
+        (
+            format!("{TAKING_OVER}{second}"),
+            "the third process's take-over",
+        ),
     ] {
-        assert!(
-            deployment.log.find(&line, from, PROMPT).is_some(),
-            "no {line:?} in the log:\n{}",
-            deployment.log.text()
-        );
+        deployment.log.expect(&line, from, PROMPT, what);
     }
 
     // The first process is bounded by its own deadline.
-    let first_exit = wait_end(first, TIMEOUT + EXIT_BOUND).expect("the first process exits");
+    let first_exit = deployment.wait_other(first, TIMEOUT + EXIT_BOUND, "its hand-off");
     let drained_for = handed_over.elapsed();
-    deployment.others.retain(|&pid| pid != first);
     assert_eq!(
         first_exit,
         WaitStatus::Exited(first, 3),
@@ -1064,17 +1079,11 @@ fn tableflip_52_long_lived_connections_are_told_and_bounded_and_a_second_upgrade
         drained_for < TIMEOUT + Duration::from_secs(2),
         "pid {first} exited {drained_for:?} after handing over, past its {TIMEOUT:?}"
     );
-    assert!(
-        deployment
-            .log
-            .find(
-                "drain deadline passed: cut 1 request on 1 connection",
-                0,
-                PROMPT
-            )
-            .is_some(),
-        "log:\n{}",
-        deployment.log.text()
+    deployment.log.expect(
+        "drain deadline passed: cut 1 request on 1 connection",
+        0,
+        PROMPT,
+        "the first process's cut",
     );
     assert!(
         h2.wait(PROMPT, |seen| seen.closed.is_some()),

@@ -147,6 +147,13 @@ impl Http1 {
     }
 
     async fn get(&mut self, path: &str) -> Reply {
+        self.try_get(path)
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
+
+    /// `GET path`, or the error of a connection that is gone.
+    async fn try_get(&mut self, path: &str) -> hyper::Result<Reply> {
         let request = http::Request::get(path)
             .header(header::HOST, "127.0.0.1")
             .body(Empty::new())
@@ -155,9 +162,7 @@ impl Http1 {
             self.sender.ready().await?;
             read_reply(self.sender.send_request(request).await?).await
         };
-        bounded(&format!("GET {path}"), ANSWER, exchange)
-            .await
-            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+        bounded(&format!("GET {path}"), ANSWER, exchange).await
     }
 }
 
@@ -789,15 +794,7 @@ async fn an_idle_connection_is_held_for_its_next_request_during_the_drain() {
         // Well into the drain: past the grace of a recently used
         // connection, within the hold.
         tokio::time::sleep(KEEP_ALIVE_HOLD / 2).await;
-        let request = http::Request::get("/")
-            .header(header::HOST, "127.0.0.1")
-            .body(Empty::new())
-            .unwrap();
-        let exchange = async {
-            client.sender.ready().await?;
-            read_reply(client.sender.send_request(request).await?).await
-        };
-        let next = bounded("the next request", ANSWER, exchange).await;
+        let next = client.try_get("/").await;
         if hold.is_zero() {
             assert!(
                 next.is_err(),

@@ -24,6 +24,19 @@ impl Tally {
     pub fn clients_that_lost(&self) -> u64 {
         self.json["clients_that_lost"].as_u64().unwrap()
     }
+
+    /// Prints the tally under `what`, and fails unless the process exited
+    /// 0 and no request was lost.
+    pub fn assert_nothing_lost(&self, what: &str) {
+        eprintln!("{what}: {}; exit {:?} after SIGTERM", self.json, self.exit);
+        assert_eq!(self.exit_code, Some(0), "{what}: {}", self.json);
+        assert_eq!(
+            self.json["lost"],
+            serde_json::json!([]),
+            "{what}: {}",
+            self.json
+        );
+    }
 }
 
 /// `clients` clients (`GET /` every 0–200 ms, no retries) on `service`;
