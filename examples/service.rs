@@ -22,7 +22,8 @@
 //! (default: `graceful-service/items.db` in the temp directory),
 //! `GRACEFUL_TIMEOUT` and `GRACEFUL_DRAIN_DELAY` the shutdown budget and
 //! lame duck, `KEEP_ALIVE_HOLD` (`500ms`, say) how long draining keeps an
-//! idle keep-alive connection open for its next request. It prints `listening on HOST:PORT` when it accepts. Under
+//! idle keep-alive connection open for its next request. It prints
+//! `listening on HOST:PORT` when it accepts. Under
 //! socket activation (`examples/systemd/graceful-service.socket`, or
 //! `systemd-socket-activate -l 127.0.0.1:3000 target/debug/examples/service`)
 //! it serves on the socket it was passed. `kill -USR2 <pid>` upgrades it by

@@ -61,9 +61,9 @@ impl NetPath {
         let _ = Command::new("ip")
             .args(["netns", "del", &namespace])
             .output();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/delay_line.py");
+        let script = super::python::script_path("delay_line.py");
         let millis = format!("{}", delay.as_secs_f64() * 1000.0);
-        let mut delay_line = Command::new("python3")
+        let mut delay_line = Command::new(super::python::python3())
             .arg(&script)
             .args([&outside, &inside, &millis])
             .stdin(Stdio::piped())

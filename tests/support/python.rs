@@ -122,7 +122,7 @@ fn install(packages: &[&str]) -> Result<PathBuf, String> {
 }
 
 /// The machine's `python3`.
-fn python3() -> &'static str {
+pub fn python3() -> &'static str {
     static FOUND: OnceLock<()> = OnceLock::new();
     FOUND.get_or_init(|| {
         let found = Command::new("python3")
