@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::duration::{self, DurationError};
-use crate::signal::Signal;
+use crate::process::signal::Signal;
 
 /// The variable that overrides the timeout.
 pub(crate) const TIMEOUT_VAR: &str = "GRACEFUL_TIMEOUT";
@@ -203,7 +203,7 @@ impl Settings {
             overrides,
             supervisor_budget,
             report_path: path(REPORT_VAR),
-            pid_file: path(crate::pid_file::PID_FILE_VAR),
+            pid_file: path(crate::process::pid_file::PID_FILE_VAR),
             upgrade_timeout,
         })
     }

@@ -8,15 +8,15 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use crate::cause::Cause;
 use crate::cleanup::{self, Cleanup, CleanupPlan};
 use crate::config::{Flavor, MainConfig, Settings};
 use crate::duration;
-use crate::exit_code;
+use crate::exit::code as exit_code;
 use crate::log;
-use crate::phase::{Main, PhaseMachine};
+use crate::process::signal;
 use crate::shutdown::Shutdown;
-use crate::signal;
+use crate::shutdown::cause::Cause;
+use crate::shutdown::phase::{Main, PhaseMachine};
 use crate::unwind::CatchUnwind;
 
 /// What a `#[graceful_main]` function may return: `()`, `Result<(), E>`, a
@@ -95,7 +95,7 @@ pub fn result_into_state<S: Cleanup + 'static, E: Debug>(output: Result<S, E>) -
 }
 
 /// Runs a `#[graceful_main]` function. Never returns: the process exits with
-/// the code described in [`exit_code`](crate::exit_code).
+/// the code described in [`exit_code`](crate::exit::code).
 pub fn run<B, F>(config: MainConfig, body: B) -> !
 where
     B: FnOnce(Shutdown) -> F,
@@ -120,7 +120,7 @@ where
         log::warning!("{warning}");
     }
     #[cfg(unix)]
-    crate::upgrade::prepare(settings.upgrade_timeout);
+    crate::process::upgrade::prepare(settings.upgrade_timeout);
     let machine = Arc::new(PhaseMachine::new(
         settings.timeout,
         settings.report_path,

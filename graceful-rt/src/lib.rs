@@ -191,48 +191,35 @@
     clippy::return_self_not_must_use
 )]
 
-mod cause;
 mod cleanup;
-mod close;
 mod config;
-#[cfg(unix)]
-mod disposition;
 mod drained;
 mod duration;
 mod entry;
-pub mod exit_code;
+mod exit;
 #[cfg(feature = "tonic-health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic-health")))]
 pub mod grpc;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
-mod integrations;
 #[cfg(all(unix, feature = "axum"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "axum"))))]
 pub mod listen;
 mod log;
 mod notify;
-#[cfg(unix)]
-mod passed;
-mod phase;
-mod pid_file;
-pub mod report;
+mod process;
 mod shutdown;
-mod signal;
-mod systemd;
-mod tasks;
-mod timeline;
 mod unwind;
-#[cfg(unix)]
-mod upgrade;
-mod watchdog;
 
-pub use cause::Cause;
+pub use exit::code as exit_code;
+pub use exit::report;
+
+pub use cleanup::close::Close;
+pub use cleanup::tasks::{SpawnError, Tasks};
 pub use cleanup::{
     BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
 };
-pub use close::Close;
 pub use entry::MainOutput;
 /// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged
 /// `#[cleanup]` is closed, concurrently, when the application stops.
@@ -244,18 +231,17 @@ pub use graceful_macros::Cleanup;
 /// See the [crate documentation](crate#graceful_main) for its arguments and
 /// behaviour.
 pub use graceful_macros::graceful_main;
-pub use shutdown::{Requested, Shutdown};
-pub use signal::Signal;
-pub use tasks::{SpawnError, Tasks};
+pub use process::signal::Signal;
+pub use shutdown::{Cause, Requested, Shutdown};
 
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cleanup::close::{CloseWith, close_cleanup};
     pub use crate::cleanup::{CleanupPlan, PlanOptions};
-    pub use crate::close::{CloseWith, close_cleanup};
     pub use crate::config::{DEFAULT_UPGRADE, Flavor, MainConfig};
     pub use crate::entry::{MainResult, into_state, result_into_state, run};
+    pub use crate::process::signal::Signal;
     pub use crate::shutdown::Shutdown;
-    pub use crate::signal::Signal;
     pub use crate::{BoxError, Cleanup, Close};
 }

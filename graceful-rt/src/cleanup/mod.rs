@@ -4,10 +4,17 @@
 //! [`CleanupPlan`]; the engine runs them concurrently, each isolated from
 //! the others: a close that fails, panics or hangs is recorded and cut, and
 //! never stops the rest.
+//!
+//! What is closed: a resource that implements [`Close`](close::Close)
+//! ([`close`], with the clients services use in `integrations`), and the
+//! background tasks of [`Tasks`](tasks::Tasks) ([`tasks`]).
 
+pub(crate) mod close;
 mod engine;
+mod integrations;
 mod plan;
 mod report;
+pub(crate) mod tasks;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use std::io;
 use std::os::fd::AsFd as _;
 use std::path::Path;
 
-use crate::passed::{self, Passed};
+use crate::process::passed::{self, Passed};
 
 /// A TCP listener: the socket the service manager passed to this process,
 /// if it passed one, and `addr` bound otherwise.
@@ -58,7 +58,7 @@ pub async fn tcp(addr: impl tokio::net::ToSocketAddrs) -> io::Result<tokio::net:
         }
         None => tokio::net::TcpListener::bind(addr).await?,
     };
-    crate::upgrade::keep(listener.as_fd(), listener.local_addr()?.to_string());
+    crate::process::upgrade::keep(listener.as_fd(), listener.local_addr()?.to_string());
     Ok(listener)
 }
 
@@ -158,7 +158,7 @@ pub fn unix(path: impl AsRef<Path>) -> io::Result<tokio::net::UnixListener> {
     };
     let address = listener.local_addr()?;
     let shown = address.as_pathname().unwrap_or(path).display().to_string();
-    crate::upgrade::keep(listener.as_fd(), shown);
+    crate::process::upgrade::keep(listener.as_fd(), shown);
     Ok(listener)
 }
 

@@ -20,8 +20,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cause::Cause;
 use crate::duration;
+use crate::shutdown::cause::Cause;
 
 /// The cleanup reserve for a budget: see the module documentation.
 pub(crate) fn cleanup_reserve(timeout: Duration) -> Duration {

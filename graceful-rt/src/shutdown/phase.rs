@@ -1,23 +1,23 @@
 //! The process's phase machine: running, shutting down (draining), cleaning
 //! up, exited. It records what has happened and what is still pending, and
-//! it is the one place the exit code and the report come from, whichever
+//! it is the one place the report (and so the exit code) is made, whichever
 //! way the process ends: cleanly, at the deadline, or at a second Ctrl-C.
+//! [`exit::leave`] then ends the process with it.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::cause::Cause;
 use crate::cleanup::{CloseReport, Observer};
 use crate::drained::Drained;
 use crate::duration;
-use crate::log;
-use crate::pid_file;
-use crate::report::{self, CloseEntry, Outcome, Report};
-use crate::systemd::Notifier;
-use crate::timeline::Timeline;
-use crate::watchdog;
+use crate::exit;
+use crate::exit::report::{self, CloseEntry, Outcome, Report};
+use crate::process::pid_file;
+use crate::process::systemd::Notifier;
+use crate::process::watchdog;
+use crate::shutdown::cause::Cause;
+use crate::shutdown::timeline::Timeline;
 
 /// How long a second path to the exit (the deadline's thread, a second
 /// Ctrl-C) waits for the first to finish writing the report before it
@@ -27,7 +27,7 @@ const REPORT_GRACE: Duration = Duration::from_millis(100);
 pub(crate) struct PhaseMachine {
     timeout: Duration,
     report_path: Option<PathBuf>,
-    /// `GRACEFUL_PID_FILE`: see [`pid_file`](crate::pid_file).
+    /// `GRACEFUL_PID_FILE`: see [`pid_file`](crate::process::pid_file).
     pid_file: Option<PathBuf>,
     state: Mutex<State>,
     /// The service manager, told of each phase (systemd).
@@ -82,7 +82,7 @@ impl PhaseMachine {
         pid_file: Option<PathBuf>,
     ) -> PhaseMachine {
         #[cfg(unix)]
-        let taking_over = crate::passed::predecessor().is_some();
+        let taking_over = crate::process::passed::predecessor().is_some();
         #[cfg(not(unix))]
         let taking_over = false;
         if let Some(path) = pid_file.as_deref().filter(|_| !taking_over) {
@@ -108,7 +108,7 @@ impl PhaseMachine {
         // A second Ctrl-C, or the signal a shutdown by another cause still
         // needs, must reach us.
         #[cfg(unix)]
-        crate::disposition::check();
+        crate::process::disposition::check();
         self.state().begun = Some(timeline);
         let machine = Arc::clone(self);
         watchdog::arm(timeline.deadline, move || machine.deadline_passed());
@@ -132,10 +132,10 @@ impl PhaseMachine {
     pub(crate) fn ready(&self) {
         // Dependencies set up by now may have replaced a handler of ours.
         #[cfg(unix)]
-        crate::disposition::check();
+        crate::process::disposition::check();
         self.notifier.ready();
         #[cfg(unix)]
-        crate::upgrade::announce_ready(|| {
+        crate::process::upgrade::announce_ready(|| {
             if let Some(path) = &self.pid_file {
                 pid_file::write(path);
             }
@@ -228,44 +228,69 @@ impl PhaseMachine {
             state.exiting = Some(report.outcome.exit_code());
             report
         };
-        let summary = report.summary();
-        match report.outcome {
-            Outcome::Clean => log::info!("{summary}"),
-            Outcome::Deadline | Outcome::Interrupted => log::error!("{summary}"),
-            _ => log::warning!("{summary}"),
-        }
-        if let Some(path) = &self.report_path {
-            if let Err(error) = report.write_json(path) {
-                log::error!(
-                    "cannot write the shutdown report to {}: {error}",
-                    path.display()
-                );
-            }
-        }
-        if let Some(path) = &self.pid_file {
-            pid_file::remove_if_ours(path);
-        }
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        std::process::exit(report.outcome.exit_code())
+        exit::leave(
+            &report,
+            self.report_path.as_deref(),
+            self.pid_file.as_deref(),
+        )
     }
 
     /// The report of the process as it stands at `now`, with its verdict.
     fn report(&self, state: &State, forced: Option<Forced>, now: Instant) -> Report {
-        let drain_cut = state
+        let begun_at = state.begun.map(|timeline| timeline.start);
+        // The budget the shutdown had: the timeout, or less (Ctrl-Close).
+        let budget = state
+            .begun
+            .map_or(self.timeout, |timeline| timeline.budget());
+        let since = |from: Option<Instant>, to: Option<Instant>| {
+            from.zip(to)
+                .map(|(from, to)| report::millis(to.saturating_duration_since(from)))
+        };
+        Report {
+            schema_version: report::SCHEMA_VERSION,
+            outcome: state.verdict(forced),
+            cause: state.begun.map(|begun| begun.cause.to_string()),
+            timeout_ms: report::millis(budget),
+            main: match state.main {
+                Main::Running => "running",
+                Main::Returned => "returned",
+                Main::Error(_) => "error",
+                Main::Panicked => "panicked",
+                Main::Cancelled => "cancelled",
+            },
+            main_error: match &state.main {
+                Main::Error(error) => Some(error.clone()),
+                _ => None,
+            },
+            drain_ms: since(begun_at, state.main_ended),
+            cleanup_ms: since(state.cleanup_started, Some(now)),
+            total_ms: since(begun_at, Some(now)),
+            drain: state.drain.clone(),
+            closes: state.close_entries(now),
+            pending: state.pending(forced),
+            timeout: budget,
+        }
+    }
+}
+
+impl State {
+    /// How the process ends: the first that holds of a forced exit, main's
+    /// failure, a failed task, a failed close, a cut drain; else clean.
+    fn verdict(&self, forced: Option<Forced>) -> Outcome {
+        let drain_cut = self
             .drain
             .as_ref()
             .is_some_and(|drain| drain.requests_cut > 0 || drain.connections_cut > 0);
-        let closes_failed = state.closes.iter().any(|close| {
+        let closes_failed = self.closes.iter().any(|close| {
             close
                 .ended
                 .as_ref()
                 .is_some_and(|ended| !ended.outcome().is_closed())
         });
-        let task_failed = state
+        let task_failed = self
             .begun
             .is_some_and(|begun| matches!(begun.cause, Cause::TaskFailed(_)));
-        let outcome = match (forced, &state.main) {
+        match (forced, &self.main) {
             (Some(Forced::Deadline), _) => Outcome::Deadline,
             (Some(Forced::Interrupt), _) => Outcome::Interrupted,
             (None, Main::Panicked) => Outcome::MainPanicked,
@@ -274,10 +299,13 @@ impl PhaseMachine {
             (None, _) if closes_failed => Outcome::CleanupFailed,
             (None, _) if drain_cut => Outcome::DrainCut,
             (None, _) => Outcome::Clean,
-        };
-        let cleanup_start = state.cleanup_started;
-        let closes: Vec<CloseEntry> = state
-            .closes
+        }
+    }
+
+    /// Each close as it stands at `now`: ended with its outcome, or pending
+    /// for as long as it has run.
+    fn close_entries(&self, now: Instant) -> Vec<CloseEntry> {
+        self.closes
             .iter()
             .map(|close| match &close.ended {
                 Some(ended) => CloseEntry {
@@ -293,7 +321,7 @@ impl PhaseMachine {
                     outcome: "pending",
                     started_ms: close
                         .started
-                        .zip(cleanup_start)
+                        .zip(self.cleanup_started)
                         .map(|(started, cleanup)| report::millis(started.duration_since(cleanup))),
                     duration_ms: close
                         .started
@@ -302,53 +330,22 @@ impl PhaseMachine {
                     notes: Vec::new(),
                 },
             })
-            .collect();
-        let mut pending = Vec::new();
-        if forced.is_some() {
-            if state.main == Main::Running {
-                pending.push("main".to_owned());
-            }
-            pending.extend(
-                state
-                    .closes
-                    .iter()
-                    .filter(|close| close.ended.is_none())
-                    .map(|close| close.name.clone()),
-            );
+            .collect()
+    }
+
+    /// What a forced exit left unfinished: main, and the closes still
+    /// running. Nothing when the exit was not forced.
+    fn pending(&self, forced: Option<Forced>) -> Vec<String> {
+        if forced.is_none() {
+            return Vec::new();
         }
-        let begun_at = state.begun.map(|timeline| timeline.start);
-        // The budget the shutdown had: the timeout, or less (Ctrl-Close).
-        let budget = state
-            .begun
-            .map_or(self.timeout, |timeline| timeline.budget());
-        let since = |from: Option<Instant>, to: Option<Instant>| {
-            from.zip(to)
-                .map(|(from, to)| report::millis(to.saturating_duration_since(from)))
-        };
-        Report {
-            schema_version: report::SCHEMA_VERSION,
-            outcome,
-            cause: state.begun.map(|begun| begun.cause.to_string()),
-            timeout_ms: report::millis(budget),
-            main: match state.main {
-                Main::Running => "running",
-                Main::Returned => "returned",
-                Main::Error(_) => "error",
-                Main::Panicked => "panicked",
-                Main::Cancelled => "cancelled",
-            },
-            main_error: match &state.main {
-                Main::Error(error) => Some(error.clone()),
-                _ => None,
-            },
-            drain_ms: since(begun_at, state.main_ended),
-            cleanup_ms: since(cleanup_start, Some(now)),
-            total_ms: since(begun_at, Some(now)),
-            drain: state.drain.clone(),
-            closes,
-            pending,
-            timeout: budget,
-        }
+        let main = (self.main == Main::Running).then(|| "main".to_owned());
+        let closes = self
+            .closes
+            .iter()
+            .filter(|close| close.ended.is_none())
+            .map(|close| close.name.clone());
+        main.into_iter().chain(closes).collect()
     }
 }
 

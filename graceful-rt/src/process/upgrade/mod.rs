@@ -48,7 +48,7 @@ pub(crate) use handoff::keep;
 
 use crate::duration;
 use crate::log;
-use crate::passed;
+use crate::process::passed;
 
 /// What an upgrade needs of the shutdown, and nothing more (the shutdown
 /// starts upgrades; this keeps the dependency one way).

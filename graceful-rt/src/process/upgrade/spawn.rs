@@ -1,7 +1,7 @@
 //! Starting the new process: the executable at the path this one was
 //! started from, with the same arguments and environment, its listening
 //! sockets and the readiness channel inherited, and the variables that tell
-//! it what they are (read by [`passed`](crate::passed)).
+//! it what they are (read by [`passed`](crate::process::passed)).
 
 use std::io;
 use std::os::fd::{AsRawFd as _, RawFd};
@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command};
 
-use crate::passed::{LISTEN_FDS_VAR, READY_FD_VAR, UPGRADE_FROM_VAR};
+use crate::process::passed::{LISTEN_FDS_VAR, READY_FD_VAR, UPGRADE_FROM_VAR};
 
 /// Starts `executable` as the new process, handing `listeners` over.
 /// Returns it, and this end of the channel on which it says it is ready.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::signal::Signal;
+use crate::process::signal::Signal;
 
 /// What started the shutdown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

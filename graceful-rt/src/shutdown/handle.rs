@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::cause::Cause;
 use crate::duration;
 use crate::log;
-use crate::phase::PhaseMachine;
-use crate::signal::Signal;
-use crate::timeline::Timeline;
+use crate::process::signal::Signal;
+use crate::shutdown::cause::Cause;
+use crate::shutdown::phase::PhaseMachine;
+use crate::shutdown::timeline::Timeline;
 
 /// How far under the system's kill budget (Windows' Ctrl-Close) the
 /// shutdown's deadline is put: the process must have exited by then.
@@ -227,7 +227,7 @@ impl Shutdown {
             return;
         }
         #[cfg(unix)]
-        crate::upgrade::start(self.clone());
+        crate::process::upgrade::start(self.clone());
         #[cfg(not(unix))]
         log::warning!("upgrade asked for, but upgrades by hand-off need Unix: not upgrading");
     }
@@ -376,7 +376,7 @@ impl Shutdown {
                 // connections once its servers stop accepting, and a new
                 // process that took over has its own copies.
                 #[cfg(unix)]
-                crate::upgrade::shutdown_begun();
+                crate::process::upgrade::shutdown_begun();
                 process.shutdown_begun(timeline);
             }
             self.inner.requested.store(true, Ordering::Release);
@@ -496,7 +496,7 @@ impl fmt::Debug for Requested {
 }
 
 #[cfg(unix)]
-impl crate::upgrade::Handover for Shutdown {
+impl crate::process::upgrade::Handover for Shutdown {
     fn is_requested(&self) -> bool {
         Shutdown::is_requested(self)
     }

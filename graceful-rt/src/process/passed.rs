@@ -6,7 +6,7 @@
 //!   `LISTEN_FDS` counts the descriptors from 3 on, `LISTEN_FDNAMES` names
 //!   them;
 //! - listening sockets from the process this one upgrades
-//!   ([`upgrade`](crate::upgrade)): `GRACEFUL_UPGRADE_FROM` names that
+//!   ([`upgrade`](crate::process::upgrade)): `GRACEFUL_UPGRADE_FROM` names that
 //!   process, which must be this one's parent, `GRACEFUL_LISTEN_FDS` lists
 //!   the descriptors, and `GRACEFUL_UPGRADE_READY_FD` is the socket on
 //!   which this process tells it that it is ready.

@@ -194,7 +194,7 @@ mod os {
             .iter()
             .filter_map(|&signal| Some((number(signal)?, signal.name())))
             .collect();
-        crate::disposition::guard(&installed);
+        crate::process::disposition::guard(&installed);
         super::spawn(move || {
             for number in incoming.forever() {
                 if let Some(signal) = from_number(number) {

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use crate::drained::Drained;
 use crate::duration;
-use crate::exit_code;
+use crate::exit::code as exit_code;
 
 /// Version of the JSON schema above.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
