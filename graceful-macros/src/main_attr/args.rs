@@ -104,12 +104,27 @@ pub(crate) enum Flavor {
 }
 
 /// Parses the arguments; what is wrong is pushed to `errors` and left at
-/// its default.
+/// its default. Each argument is read on its own first, then the rules
+/// between them are checked, as tokio-macros builds its config.
 pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
+    let (mut args, written) = read(tokens, errors);
+    validate(&mut args, &written, errors);
+    args
+}
+
+/// Where the arguments a rule between arguments points at were written.
+#[derive(Default)]
+struct Written {
+    drain_delay: Option<Expr>,
+    worker_threads: Option<syn::Ident>,
+}
+
+/// Each argument on its own: a known key, given once, with a value of its
+/// kind.
+fn read(tokens: TokenStream, errors: &mut Errors) -> (MainArgs, Written) {
     let mut args = MainArgs::default();
+    let mut written = Written::default();
     let mut seen: Vec<String> = Vec::new();
-    let mut worker_threads_key = None;
-    let mut drain_delay_literal = None;
     let tokens = well_formed(tokens, errors);
     let parser = syn::meta::parser(|meta| {
         let Some(key) = meta.path.get_ident().cloned() else {
@@ -160,14 +175,14 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
                 let value: Expr = input.parse()?;
                 args.drain_delay =
                     duration::argument(DRAIN_DELAY, "5s", Zero::Allowed, &value, errors);
-                drain_delay_literal = Some(value);
+                written.drain_delay = Some(value);
             }
             SIGNALS => args.signals = signals(up_to_comma(input)?, errors),
             UPGRADE => args.upgrade = upgrade(&up_to_comma(input)?, errors),
             FLAVOR => args.flavor = flavor(&input.parse()?, errors),
             CRATE => args.krate = crate_path::argument(&input.parse()?, errors),
             _ => {
-                worker_threads_key = Some(key.clone());
+                written.worker_threads = Some(key.clone());
                 args.worker_threads = worker_threads(&input.parse()?, errors);
             }
         }
@@ -176,7 +191,20 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
     if let Err(error) = parser.parse2(tokens) {
         errors.push(error);
     }
-    if let (Some(delay), Some(literal)) = (args.drain_delay, &drain_delay_literal) {
+    (args, written)
+}
+
+/// The rules between arguments. A value that breaks one is reported, at
+/// the argument to change, and dropped.
+fn validate(args: &mut MainArgs, written: &Written, errors: &mut Errors) {
+    drain_delay_within_timeout(args, written, errors);
+    upgrade_is_not_a_stop_signal(args, errors);
+    worker_threads_need_multi_thread(args, written, errors);
+}
+
+/// The lame duck ends before the deadline, or nothing is left to drain in.
+fn drain_delay_within_timeout(args: &mut MainArgs, written: &Written, errors: &mut Errors) {
+    if let (Some(delay), Some(literal)) = (args.drain_delay, &written.drain_delay) {
         let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if delay >= timeout {
             errors.spanned(
@@ -190,6 +218,10 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
             args.drain_delay = None;
         }
     }
+}
+
+/// The upgrade's signal is not one that stops the service.
+fn upgrade_is_not_a_stop_signal(args: &mut MainArgs, errors: &mut Errors) {
     if let Some(Some(upgrade)) = args.upgrade {
         let stops = match &args.signals {
             Some(signals) => signals
@@ -222,8 +254,12 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
             args.upgrade = None;
         }
     }
+}
+
+/// `worker_threads` sizes the multi-threaded runtime only.
+fn worker_threads_need_multi_thread(args: &mut MainArgs, written: &Written, errors: &mut Errors) {
     if args.flavor == Some(Flavor::CurrentThread) {
-        if let Some(key) = worker_threads_key {
+        if let Some(key) = &written.worker_threads {
             errors.at(
                 key.span(),
                 "`worker_threads` needs the multi-threaded runtime: remove it, or write \
@@ -232,7 +268,6 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> MainArgs {
             args.worker_threads = None;
         }
     }
-    args
 }
 
 /// The arguments that have the shape `key = value` (or `key`, or
