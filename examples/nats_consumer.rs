@@ -58,24 +58,22 @@
 //! `#[graceful_main]` program. It prints `consuming STREAM/CONSUMER` on
 //! stderr once its consumer is ready.
 
+#[path = "consumers/jetstream.rs"]
+mod jetstream;
 #[path = "consumers/jobs.rs"]
 mod jobs;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt as _;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
-use jobs::{Error, Jobs, env_or, message_id};
+use jetstream::WINDOW;
+use jobs::{Error, Jobs, env_or};
 use sqlx::postgres::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
-/// The window: at most this many messages in progress, and unacked (the
-/// consumer's `max_ack_pending`).
-const WINDOW: usize = 16;
 /// How long the server holds a pull request that is not yet full.
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
 
@@ -96,37 +94,13 @@ struct Consumer {
 
 #[graceful_main(timeout = "10s")]
 async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
-    let stream_name = env_or("STREAM", "GRACEFUL_JOBS");
-    let durable = env_or("CONSUMER", "graceful-worker");
-    let ack_wait = Duration::from_secs(env_or("ACK_WAIT", "30").parse()?);
     let jobs = Jobs::open().await?;
-
     let nats_url = env_or("NATS_URL", "nats://127.0.0.1:4222");
     let nats = async_nats::connect(&nats_url)
         .await
         .map_err(|error| format!("cannot connect to {nats_url}: {error}"))?;
-    let jetstream = jetstream::new(nats.clone());
-    let stream = jetstream
-        .get_or_create_stream(jetstream::stream::Config {
-            name: stream_name.clone(),
-            subjects: vec![format!("{stream_name}.>")],
-            ..jetstream::stream::Config::default()
-        })
-        .await?;
-    let consumer: PullConsumer = stream
-        .get_or_create_consumer(
-            &durable,
-            pull::Config {
-                durable_name: Some(durable.clone()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait,
-                // The server's side of the window, as RabbitMQ's prefetch.
-                max_ack_pending: WINDOW as i64,
-                ..pull::Config::default()
-            },
-        )
-        .await?;
-    eprintln!("consuming {stream_name}/{durable}");
+    let (consumer, name) = jetstream::durable_consumer(&nats).await?;
+    eprintln!("consuming {name}");
     shutdown.ready();
 
     let work = TaskTracker::new();
@@ -165,14 +139,19 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
                 Ok(message) => {
                     received += 1;
                     let permit = room.pop().expect("a batch never exceeds its size");
-                    work.spawn(handle(jobs.clone(), message, permit));
+                    let jobs = jobs.clone();
+                    // The window's slot is freed when the message is done.
+                    work.spawn(async move {
+                        jetstream::handle(jobs, message).await;
+                        drop(permit);
+                    });
                 }
                 Err(error) => eprintln!("pull request: {error}"),
             }
         }
     }
     eprintln!(
-        "stopped pulling from {stream_name}/{durable} after {received} messages; {} in progress",
+        "stopped pulling from {name} after {received} messages; {} in progress",
         work.len()
     );
     Ok(Consumer {
@@ -180,25 +159,4 @@ async fn main(shutdown: Shutdown) -> Result<Consumer, Error> {
         db: jobs.db,
         nats,
     })
-}
-
-/// The job, then the ack: a message is acked only once its row is
-/// stored. The window's slot is freed when it is done.
-async fn handle(jobs: Jobs, message: jetstream::Message, _slot: OwnedSemaphorePermit) {
-    let Some(id) = message_id(&message.payload) else {
-        eprintln!("terminating a message whose payload is not an id");
-        let _ = message.ack_with(AckKind::Term).await;
-        return;
-    };
-    // The ack is buffered by the client; the client's close flushes it.
-    let acked = match jobs.process(id).await {
-        Ok(()) => message.ack().await,
-        Err(error) => {
-            eprintln!("message {id}: {error}; nacked");
-            message.ack_with(AckKind::Nak(None)).await
-        }
-    };
-    if let Err(error) = acked {
-        eprintln!("message {id}: cannot ack: {error}");
-    }
 }

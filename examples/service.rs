@@ -31,8 +31,9 @@
 //! inherited, and this one drains once the new one is ready
 //! (`GRACEFUL_PID_FILE=<path>` always holds the PID in charge).
 
-use std::path::PathBuf;
-use std::str::FromStr as _;
+#[path = "sqlite/items.rs"]
+mod items;
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -48,7 +49,7 @@ use graceful_rt::http::Readiness;
 use graceful_rt::{Cleanup, Shutdown, graceful_main};
 use http_body_util::BodyExt as _;
 use serde::Deserialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 
 /// What the service holds, closed after the server has drained.
 #[derive(Cleanup)]
@@ -68,7 +69,7 @@ struct Handlers {
 
 #[graceful_main(timeout = "10s")]
 async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Send + Sync>> {
-    let db = open_database().await?;
+    let db = items::open("graceful-service").await?;
     let handlers = Handlers {
         db: db.clone(),
         shutdown: shutdown.clone(),
@@ -101,35 +102,6 @@ async fn main(shutdown: Shutdown) -> Result<App, Box<dyn std::error::Error + Sen
     }
     server.await?;
     Ok(App { db })
-}
-
-async fn open_database() -> Result<SqlitePool, sqlx::Error> {
-    let path = std::env::var_os("DATABASE_PATH").map_or_else(
-        || {
-            std::env::temp_dir()
-                .join("graceful-service")
-                .join("items.db")
-        },
-        PathBuf::from,
-    );
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let options = SqliteConnectOptions::from_str("sqlite:")?
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(5));
-    let db = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL)",
-    )
-    .execute(&db)
-    .await?;
-    Ok(db)
 }
 
 #[derive(Deserialize)]
@@ -170,23 +142,14 @@ async fn upload(Query(params): Query<UploadParams>, body: Body) -> Json<serde_js
 async fn create_item(
     State(handlers): State<Handlers>,
 ) -> Result<Json<serde_json::Value>, StatusCode> {
-    let mut transaction = handlers.db.begin().await.map_err(internal)?;
-    let id: i64 =
-        sqlx::query_scalar("INSERT INTO items (created) VALUES (datetime('now')) RETURNING id")
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(internal)?;
-    transaction.commit().await.map_err(internal)?;
+    let id = items::insert(&handlers.db).await.map_err(internal)?;
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
 async fn count_items(
     State(handlers): State<Handlers>,
 ) -> Result<Json<serde_json::Value>, StatusCode> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM items")
-        .fetch_one(&handlers.db)
-        .await
-        .map_err(internal)?;
+    let count = items::count(&handlers.db).await.map_err(internal)?;
     Ok(Json(serde_json::json!({ "count": count })))
 }
 
