@@ -596,42 +596,42 @@ async fn serve_stats_count_requests_in_flight_and_open_connections() {
     drop(clients);
 }
 
-/// The `debug` events of target `graceful::http`, from every thread: a
-/// global subscriber, installed once for this test binary.
+/// The messages of the `debug` events of target `graceful::http`, from
+/// every thread: `tracing-subscriber`'s fmt subscriber, installed once for
+/// this test binary, writing each event's message as a line.
 fn http_debug_events() -> &'static std::sync::Mutex<Vec<String>> {
     use std::sync::{Mutex, OnceLock};
 
-    struct Collect(&'static Mutex<Vec<String>>);
-    struct Message<'a>(&'a mut String);
-    impl tracing::field::Visit for Message<'_> {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "message" {
-                *self.0 = format!("{value:?}");
-            }
+    /// Each write is one event: fmt formats an event, then writes it once.
+    struct Lines(&'static Mutex<Vec<String>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let line = String::from_utf8_lossy(bytes);
+            self.0.lock().unwrap().push(line.trim_end().to_owned());
+            Ok(bytes.len())
         }
-    }
-    impl tracing::Subscriber for Collect {
-        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-            metadata.target() == "graceful::http"
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            let mut message = String::new();
-            event.record(&mut Message(&mut message));
-            self.0.lock().unwrap().push(message);
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
     }
 
     static EVENTS: OnceLock<&'static Mutex<Vec<String>>> = OnceLock::new();
     EVENTS.get_or_init(|| {
         let events: &'static Mutex<Vec<String>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        tracing::subscriber::set_global_default(Collect(events))
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Lines(events))
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .finish();
+        let subscriber = tracing_subscriber::layer::SubscriberExt::with(
+            subscriber,
+            tracing_subscriber::filter::Targets::new()
+                .with_target("graceful::http", tracing::Level::DEBUG),
+        );
+        tracing::subscriber::set_global_default(subscriber)
             .expect("no other global subscriber in this test binary");
         events
     })
