@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use graceful_rt::http::CLIENT_BOUND;
 use support::http::{self, Outcome};
-use support::{Process, Service, Signal};
+use support::{Process, Service, Signal, upload};
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
@@ -360,18 +360,6 @@ fn ctrlc_97_a_dependency_waiting_on_tokio_ctrl_c_shares_sigint_with_the_shutdown
     );
 }
 
-/// The head of a `POST /upload` of `length` bytes.
-fn upload_head(query: &str, length: usize) -> String {
-    format!("POST /upload{query} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {length}\r\n\r\n")
-}
-
-/// The `bytes` of an upload's answer (`null` for an early one).
-fn uploaded(outcome: &Outcome) -> Option<serde_json::Value> {
-    let response = outcome.response()?;
-    let json: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
-    Some(json["bytes"].clone())
-}
-
 #[test]
 fn deno_36809_an_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answered() {
     const LENGTH: usize = 1 << 20;
@@ -386,7 +374,7 @@ fn deno_36809_an_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answere
     );
     let mut stream = http::connect(service.address).expect("connect");
     stream
-        .write_all(upload_head("", LENGTH).as_bytes())
+        .write_all(upload::head("", LENGTH).as_bytes())
         .unwrap();
     let body = vec![b'x'; LENGTH];
     stream.write_all(&body[..LENGTH / 4]).unwrap();
@@ -408,11 +396,11 @@ fn deno_36809_an_upload_still_arriving_at_sigterm_is_read_to_its_end_and_answere
     eprintln!(
         "an upload across SIGTERM: {:?} {:?} after SIGTERM; exit {:?}",
         outcome.status(),
-        uploaded(&outcome),
+        upload::uploaded(&outcome),
         exit.code()
     );
     assert_eq!(
-        uploaded(&outcome),
+        upload::uploaded(&outcome),
         Some(serde_json::json!(LENGTH)),
         "{outcome:?}"
     );
@@ -501,36 +489,6 @@ fn deno_36809_an_http2_upload_still_arriving_at_sigterm_is_read_to_its_end_and_a
     assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
 }
 
-/// A client that sends its whole request before it reads (as many do):
-/// the head and `length` bytes of body, all written (on a thread, so a
-/// server that does not read cannot stall the test), then the answer.
-fn send_all_then_read(
-    address: std::net::SocketAddr,
-    query: &str,
-    length: usize,
-    pace: Option<Duration>,
-) -> Outcome {
-    let mut stream = http::connect(address).expect("connect");
-    let mut writer = stream.try_clone().unwrap();
-    let head = upload_head(query, length);
-    let written = std::thread::spawn(move || {
-        writer.write_all(head.as_bytes())?;
-        let body = vec![b'x'; length];
-        match pace {
-            None => writer.write_all(&body),
-            // A slow client: 64 KB at a time.
-            Some(pace) => body.chunks(64 << 10).try_for_each(|piece| {
-                std::thread::sleep(pace);
-                writer.write_all(piece)
-            }),
-        }
-    });
-    // What a client that reads only once it has sent all sees; its write
-    // may fail first, when the server closed on it.
-    let _ = written.join().unwrap();
-    http::receive(&mut stream, ANSWER)
-}
-
 #[test]
 fn hyper_3078_an_answer_before_the_body_reaches_a_client_that_sends_it_all_first() {
     // The lame duck: responses say `Connection: close`, so the server
@@ -552,8 +510,9 @@ fn hyper_3078_an_answer_before_the_body_reaches_a_client_that_sends_it_all_first
     for (length, pace) in fast.into_iter().chain(slow) {
         for run in 0..3 {
             let began = Instant::now();
-            let outcome = send_all_then_read(service.address, "?early=1", length, pace);
-            let answered = uploaded(&outcome) == Some(serde_json::Value::Null);
+            let outcome =
+                upload::send_all_then_read(service.address, "?early=1", length, pace, ANSWER);
+            let answered = upload::uploaded(&outcome) == Some(serde_json::Value::Null);
             eprintln!(
                 "early answer, {length} bytes sent first ({}), run {run}: {} in {:?}",
                 if pace.is_some() { "slowly" } else { "fast" },

@@ -102,3 +102,65 @@ pub(crate) fn figure(service: &Path, axum: &Path, runs: usize) -> String {
     }
     md
 }
+
+/// This build of the example service against another (`other`, a binary of
+/// `examples/service` built from another commit), in the lame-duck setups
+/// across the path, where a change to how the listener closes shows: the
+/// two alternate within each round (A B A B ...), `runs` rounds, and this
+/// build is also run a second time in each round, as the noise floor.
+/// Returns the markdown table.
+pub(crate) fn against(service: &Path, other: &Path, runs: usize) -> String {
+    let path = NetPath::new(Duration::from_millis(10));
+    let place = Place::Path(&path);
+    let mut md = String::from(
+        "| setup (2 × 10 ms path) | build | clients that lost a request (of 16), each run | exit after SIGTERM (ms) |\n|---|---|---|---|\n",
+    );
+    let envs: [(&str, &[(&str, &str)]); 2] = [
+        (
+            "lame duck 2 s, hold 0",
+            &[("GRACEFUL_DRAIN_DELAY", "2s"), ("KEEP_ALIVE_HOLD", "0s")],
+        ),
+        (
+            "lame duck 2 s, hold 500 ms",
+            &[("GRACEFUL_DRAIN_DELAY", "2s")],
+        ),
+    ];
+    let began = Instant::now();
+    let mut index = 0;
+    for (setup, env) in envs {
+        let builds = [
+            ("this build", service),
+            (other.to_str().unwrap_or("other"), other),
+            ("this build, again", service),
+        ];
+        let mut seen = vec![Vec::new(); builds.len()];
+        for _ in 0..runs {
+            for (b, (_, program)) in builds.iter().enumerate() {
+                index += 1;
+                let setup = Setup {
+                    label: "against",
+                    program,
+                    env,
+                };
+                let tally = run(&setup, &place, index);
+                assert_eq!(tally.exit_code, Some(0), "{}", tally.json);
+                seen[b].push((tally.clients_that_lost(), super::ms(tally.exit)));
+            }
+        }
+        for ((label, _), runs) in builds.iter().zip(&seen) {
+            let lost: Vec<String> = runs.iter().map(|(lost, _)| lost.to_string()).collect();
+            let exits: Vec<f64> = runs.iter().map(|&(_, ms)| ms).collect();
+            md.push_str(&format!(
+                "| {setup} | {label} | {} | {} |\n",
+                lost.join(", "),
+                super::Spread::of(exits).text(0)
+            ));
+        }
+    }
+    eprintln!(
+        "keep-alive against {}: {runs} rounds in {:?}",
+        other.display(),
+        began.elapsed()
+    );
+    md
+}

@@ -57,8 +57,13 @@
 //! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
 //! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
 //! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`, `nodelay`, `consumers`, `keepalive`). It installs what it needs (wrk from Debian's packages,
-//! Express from npm) if it is missing.
+//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`,
+//! `nodelay`, `consumers`, `keepalive`). `BENCH_FIGURES=keepalive-against`
+//! with `BENCH_AGAINST=<binary>` sets this build of `examples/service`
+//! against another one (built from another commit, say) in figure 15's
+//! lame-duck setups across the path, interleaved, 9 rounds; it is not part
+//! of the full table. It installs what it needs (wrk from Debian's
+//! packages, Express from npm) if it is missing.
 
 // The tests' support: clients (h2, http, load), processes, the Python
 // clients and free ports. (Its own `allow` covers the parts a crate does
@@ -1445,6 +1450,15 @@ fn main() {
                         runs(3)
                     )
                 ),
+                "keepalive-against" => {
+                    let other = std::env::var_os("BENCH_AGAINST").expect(
+                        "keepalive-against needs BENCH_AGAINST=<another build of examples/service>",
+                    );
+                    println!(
+                        "{}",
+                        keepalive::against(&binaries["service"], Path::new(&other), runs(9))
+                    );
+                }
                 other => panic!("unknown figure {other:?}"),
             }
         }

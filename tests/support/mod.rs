@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod python;
 pub mod reuse;
 pub mod servers;
+pub mod upload;
 pub mod ws;
 
 /// How long a fixture may take to build and start on a loaded machine.
