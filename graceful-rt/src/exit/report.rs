@@ -10,7 +10,7 @@
 //! | field | type | meaning |
 //! |---|---|---|
 //! | `schema_version` | number | `1` |
-//! | `outcome` | string | `clean`, `main_error`, `main_panicked`, `cleanup_failed`, `drain_cut` (the drain deadline cut requests), `deadline` (forced at the deadline) or `interrupted` (forced by a second SIGINT) |
+//! | `outcome` | string | `clean`, `main_error`, `main_panicked`, `cleanup_failed`, `task_failed` (a task of [`Tasks`](crate::Tasks) failed, which started the shutdown), `drain_cut` (the drain deadline cut requests), `deadline` (forced at the deadline) or `interrupted` (forced by a second SIGINT) |
 //! | `exit_code` | number | the process exit code (see [`exit_code`]) |
 //! | `cause` | string or null | what started the shutdown: a signal name (`SIGTERM`), `trigger` ([`Shutdown::trigger`](crate::Shutdown::trigger)), `main_returned` (main returned on its own), `upgrade` (an upgrade's new process is ready, see [`Shutdown::upgrade`](crate::Shutdown::upgrade)), `task NAME failed`; null if main panicked before any shutdown |
 //! | `timeout_ms` | number | the shutdown budget |
@@ -388,6 +388,61 @@ impl Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every outcome; the match in [`every_outcome_is_listed`] fails to
+    /// compile when a variant is added and not listed here.
+    const ALL: [Outcome; 8] = [
+        Outcome::Clean,
+        Outcome::MainError,
+        Outcome::MainPanicked,
+        Outcome::CleanupFailed,
+        Outcome::TaskFailed,
+        Outcome::DrainCut,
+        Outcome::Deadline,
+        Outcome::Interrupted,
+    ];
+
+    #[test]
+    fn every_outcome_is_listed() {
+        for outcome in ALL {
+            match outcome {
+                Outcome::Clean
+                | Outcome::MainError
+                | Outcome::MainPanicked
+                | Outcome::CleanupFailed
+                | Outcome::TaskFailed
+                | Outcome::DrainCut
+                | Outcome::Deadline
+                | Outcome::Interrupted => {}
+            }
+        }
+    }
+
+    /// The reference is the rustdoc: the schema's `outcome` row names every
+    /// outcome the code writes, and the exit codes' table every code those
+    /// outcomes exit with (issue 23 found `task_failed` written by the code
+    /// and missing from the schema).
+    #[test]
+    fn the_reference_names_every_outcome_and_its_exit_code() {
+        let schema = include_str!("report.rs")
+            .lines()
+            .find(|line| line.starts_with("//! | `outcome` |"))
+            .expect("the schema's outcome row");
+        let codes = include_str!("code.rs");
+        for outcome in ALL {
+            let name = format!("`{}`", outcome.name());
+            assert!(
+                schema.contains(&name),
+                "{name} is missing from the schema: {schema}"
+            );
+            let row = format!("//! | {} |", outcome.exit_code());
+            assert!(
+                codes.lines().any(|line| line.starts_with(&row)),
+                "exit code {} (of {name}) is missing from exit_code's table",
+                outcome.exit_code()
+            );
+        }
+    }
 
     fn report() -> Report {
         Report {
