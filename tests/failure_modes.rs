@@ -504,30 +504,7 @@ fn hyper_3078_an_answer_before_the_body_reaches_a_client_that_sends_it_all_first
         ],
     );
     let sent = service.process.signal(Signal::SIGTERM);
-    let mut lost = Vec::new();
-    let fast = [64 << 10, 1 << 20, 16 << 20].map(|length| (length, None));
-    let slow = [64 << 10, 1 << 20].map(|length| (length, Some(Duration::from_millis(10))));
-    for (length, pace) in fast.into_iter().chain(slow) {
-        for run in 0..3 {
-            let began = Instant::now();
-            let outcome =
-                upload::send_all_then_read(service.address, "?early=1", length, pace, ANSWER);
-            let answered = upload::uploaded(&outcome) == Some(serde_json::Value::Null);
-            eprintln!(
-                "early answer, {length} bytes sent first ({}), run {run}: {} in {:?}",
-                if pace.is_some() { "slowly" } else { "fast" },
-                if answered {
-                    "answered".to_owned()
-                } else {
-                    format!("LOST ({outcome:?})")
-                },
-                began.elapsed()
-            );
-            if !answered {
-                lost.push((length, outcome));
-            }
-        }
-    }
+    let lost = upload::early_answers(service.address, [64 << 10, 1 << 20, 16 << 20], ANSWER);
     assert!(
         sent.elapsed() < Duration::from_secs(6),
         "the lame duck ended first"

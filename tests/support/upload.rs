@@ -50,3 +50,38 @@ pub fn send_all_then_read(
     let _ = written.join().unwrap();
     http::receive(&mut stream, bound)
 }
+
+/// Early answers (`?early=1`, before the body is read) to a client that
+/// sends its whole body first: three runs of each of the bodies of
+/// `fast_lengths` sent at once, then of 64 KB and 1 MB sent 64 KB every
+/// 10 ms, each printed as it ends. Returns those whose answer was lost.
+pub fn early_answers(
+    address: SocketAddr,
+    fast_lengths: [usize; 3],
+    bound: Duration,
+) -> Vec<(usize, Option<Duration>, Outcome)> {
+    let fast = fast_lengths.map(|length| (length, None));
+    let slow = [64 << 10, 1 << 20].map(|length| (length, Some(Duration::from_millis(10))));
+    let mut lost = Vec::new();
+    for (length, pace) in fast.into_iter().chain(slow) {
+        for run in 0..3 {
+            let began = std::time::Instant::now();
+            let outcome = send_all_then_read(address, "?early=1", length, pace, bound);
+            let answered = uploaded(&outcome) == Some(serde_json::Value::Null);
+            eprintln!(
+                "early answer, {length} bytes sent first ({}), run {run}: {} in {:?}",
+                if pace.is_some() { "slowly" } else { "fast" },
+                if answered {
+                    "answered".to_owned()
+                } else {
+                    format!("LOST ({outcome:?})")
+                },
+                began.elapsed()
+            );
+            if !answered {
+                lost.push((length, pace, outcome));
+            }
+        }
+    }
+    lost
+}
