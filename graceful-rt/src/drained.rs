@@ -1,14 +1,17 @@
 //! [`Drained`]: what a server's drain counted. One type for the drain's
-//! counts: `http::serve` returns it, and the report sums it over servers.
-//! A leaf, compiled without the `axum` feature too, so the report can name
-//! it.
+//! counts: `http::serve` returns it, and the report sums it over servers
+//! (its `drain`). A leaf, compiled without the `axum` feature too, so the
+//! report can name it.
 
 use std::time::Duration;
 
-/// How a server drained (what `http::serve` resolves to).
+/// How a server drained: what `http::serve` resolves to, and, summed over
+/// servers, the report's `drain` ([`Report::drain`](crate::report::Report::drain)),
+/// where each field is a key of the same name and `elapsed` is
+/// `elapsed_ms`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
-#[cfg_attr(not(feature = "axum"), allow(unreachable_pub, dead_code))]
 pub struct Drained {
     /// Requests in flight when draining began.
     pub in_flight: usize,
@@ -34,7 +37,25 @@ pub struct Drained {
     /// No request was lost with them.
     pub unresponsive: usize,
     /// From the start of draining to the last connection closed (or cut).
+    #[cfg_attr(feature = "serde", serde(rename = "elapsed_ms", with = "millis"))]
     pub elapsed: Duration,
+}
+
+/// A duration as the report writes it: milliseconds, with a fraction.
+#[cfg(feature = "serde")]
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(duration: &Duration, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_f64(crate::duration::millis(*duration))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(from)?;
+        Duration::try_from_secs_f64(ms / 1e3).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Drained {

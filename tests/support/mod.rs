@@ -393,11 +393,25 @@ pub fn report_path(test: &str) -> PathBuf {
     path
 }
 
-/// Reads a JSON report.
+/// Reads a JSON report, and checks that it is what the crate's typed
+/// schema says: read as a `graceful_rt::report::Report` and written back,
+/// it is the same document, key for key (a key the code writes and the
+/// types lack, or one of another type, fails here, in every test that
+/// reads a report).
 pub fn read_report(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|error| panic!("no report at {}: {error}", path.display()));
-    serde_json::from_str(&text).expect("the report is not JSON")
+    let value: serde_json::Value = serde_json::from_str(&text).expect("the report is not JSON");
+    let typed: graceful_rt::report::Report = serde_json::from_str(&text).unwrap_or_else(|error| {
+        panic!("the report does not match report::Report: {error}\n{text}")
+    });
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        value,
+        "the report has keys report::Report does not describe"
+    );
+    assert_eq!(typed.exit_code, typed.outcome.exit_code());
+    value
 }
 
 /// The ids of the rows in the `items` table of the example service's

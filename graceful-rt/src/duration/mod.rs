@@ -26,6 +26,12 @@ pub(crate) fn after(start: Instant, duration: Duration) -> Instant {
         .unwrap_or(start)
 }
 
+/// `duration` in milliseconds, rounded to the microsecond (more is noise):
+/// how the report writes every duration.
+pub(crate) fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
 /// Formats a duration compactly for log lines: "850us", "12ms", "1.5s", "15s", "1m30s".
 pub(crate) fn display(duration: Duration) -> Display {
     Display(duration)

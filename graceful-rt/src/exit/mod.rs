@@ -37,5 +37,5 @@ pub(crate) fn leave(report: &Report, report_path: Option<&Path>, pid_file: Optio
     }
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    std::process::exit(report.outcome.exit_code())
+    std::process::exit(report.exit_code)
 }

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::cleanup::{CloseReport, Observer};
+use crate::cleanup::{CloseOutcome, CloseReport, Observer};
 use crate::drained::Drained;
 use crate::duration;
+use crate::duration::millis;
 use crate::exit;
-use crate::exit::report::{self, CloseEntry, Outcome, Report};
+use crate::exit::report::{self, CloseEntry, CloseStatus, MainStatus, Outcome, Report};
 use crate::process::pid_file;
 use crate::process::systemd::Notifier;
 use crate::process::watchdog;
@@ -244,19 +245,21 @@ impl PhaseMachine {
             .map_or(self.timeout, |timeline| timeline.budget());
         let since = |from: Option<Instant>, to: Option<Instant>| {
             from.zip(to)
-                .map(|(from, to)| report::millis(to.saturating_duration_since(from)))
+                .map(|(from, to)| millis(to.saturating_duration_since(from)))
         };
+        let outcome = state.verdict(forced);
         Report {
             schema_version: report::SCHEMA_VERSION,
-            outcome: state.verdict(forced),
+            outcome,
+            exit_code: outcome.exit_code(),
             cause: state.begun.map(|begun| begun.cause.to_string()),
-            timeout_ms: report::millis(budget),
+            timeout_ms: millis(budget),
             main: match state.main {
-                Main::Running => "running",
-                Main::Returned => "returned",
-                Main::Error(_) => "error",
-                Main::Panicked => "panicked",
-                Main::Cancelled => "cancelled",
+                Main::Running => MainStatus::Running,
+                Main::Returned => MainStatus::Returned,
+                Main::Error(_) => MainStatus::Error,
+                Main::Panicked => MainStatus::Panicked,
+                Main::Cancelled => MainStatus::Cancelled,
             },
             main_error: match &state.main {
                 Main::Error(error) => Some(error.clone()),
@@ -268,7 +271,6 @@ impl PhaseMachine {
             drain: state.drain.clone(),
             closes: state.close_entries(now),
             pending: state.pending(forced),
-            timeout: budget,
         }
     }
 }
@@ -310,22 +312,22 @@ impl State {
             .map(|close| match &close.ended {
                 Some(ended) => CloseEntry {
                     name: close.name.clone(),
-                    outcome: ended.outcome().as_str(),
-                    started_ms: Some(report::millis(ended.started())),
-                    duration_ms: Some(report::millis(ended.duration())),
+                    outcome: close_status(ended.outcome()),
+                    started_ms: Some(millis(ended.started())),
+                    duration_ms: Some(millis(ended.duration())),
                     error: ended.outcome().message().map(str::to_owned),
                     notes: ended.notes().to_vec(),
                 },
                 None => CloseEntry {
                     name: close.name.clone(),
-                    outcome: "pending",
+                    outcome: CloseStatus::Pending,
                     started_ms: close
                         .started
                         .zip(self.cleanup_started)
-                        .map(|(started, cleanup)| report::millis(started.duration_since(cleanup))),
+                        .map(|(started, cleanup)| millis(started.duration_since(cleanup))),
                     duration_ms: close
                         .started
-                        .map(|started| report::millis(now.duration_since(started))),
+                        .map(|started| millis(now.duration_since(started))),
                     error: None,
                     notes: Vec::new(),
                 },
@@ -346,6 +348,16 @@ impl State {
             .filter(|close| close.ended.is_none())
             .map(|close| close.name.clone());
         main.into_iter().chain(closes).collect()
+    }
+}
+
+/// A close's outcome as the report names it.
+fn close_status(outcome: &CloseOutcome) -> CloseStatus {
+    match outcome {
+        CloseOutcome::Closed => CloseStatus::Closed,
+        CloseOutcome::Failed(_) => CloseStatus::Failed,
+        CloseOutcome::Panicked(_) => CloseStatus::Panicked,
+        CloseOutcome::TimedOut => CloseStatus::TimedOut,
     }
 }
 
