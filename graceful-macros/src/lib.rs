@@ -11,6 +11,8 @@ mod crate_path;
 mod duration;
 mod errors;
 mod main_attr;
+#[cfg(test)]
+mod reference;
 mod suggest;
 mod syntax;
 

@@ -1,14 +1,6 @@
 //! What `#[graceful_main]` was configured with, and the environment
-//! variables that override it at run time.
-//!
-//! | variable | effect |
-//! |---|---|
-//! | `GRACEFUL_TIMEOUT` | replaces the attribute's `timeout` (same forms: `"500ms"`, `"15s"`, `"1m30s"`); an invalid value refuses to start with exit code 2 |
-//! | `GRACEFUL_DRAIN_DELAY` | replaces the attribute's `drain_delay` (`"0s"` for none); it must be shorter than the timeout |
-//! | `GRACEFUL_REPORT` | a file path: the shutdown report is written there as JSON |
-//! | `GRACEFUL_PID_FILE` | a file path: it always holds the PID of the process in charge (rewritten by the new process of an upgrade once it is ready) |
-//! | `GRACEFUL_UPGRADE_TIMEOUT` | how long the new process of an upgrade has to be ready (default 30 s); an invalid value refuses to start with exit code 2 |
-//! | `GRACEFUL_SUPERVISOR_BUDGET` | how long the supervisor waits between SIGTERM and SIGKILL (Docker's `--stop-timeout`, Kubernetes' `terminationGracePeriodSeconds` minus any preStop hook); a timeout that does not fit is warned about at startup |
+//! variables that override it at run time. The variables are documented
+//! once, in the crate docs' Environment table.
 
 use std::ffi::OsString;
 use std::fmt;

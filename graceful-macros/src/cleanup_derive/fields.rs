@@ -316,3 +316,28 @@ fn after(value: &Expr, errors: &mut Errors) -> Vec<(String, Span)> {
     }
     names
 }
+
+#[cfg(test)]
+mod reference_tests {
+    use std::collections::BTreeSet;
+
+    use super::OPTIONS;
+    use crate::crate_path;
+    use crate::reference;
+
+    /// The field options the derive accepts, and `crate` on the struct, are
+    /// the reference's, no more, no less.
+    #[test]
+    fn the_reference_lists_every_option_and_no_other() {
+        let reference = reference::keys("`#[derive(Cleanup)]`");
+        let parser: BTreeSet<String> = OPTIONS
+            .iter()
+            .chain([&crate_path::KEY])
+            .map(|&key| key.to_owned())
+            .collect();
+        assert_eq!(
+            parser, reference,
+            "the derive's options (left) and graceful-rt's reference table (right) differ"
+        );
+    }
+}

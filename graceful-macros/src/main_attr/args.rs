@@ -643,3 +643,34 @@ fn worker_threads(value: &Expr, errors: &mut Errors) -> Option<usize> {
         }
     }
 }
+
+#[cfg(test)]
+mod reference_tests {
+    use std::collections::BTreeSet;
+
+    use super::{KEYS, SIGNAL_NAMES};
+    use crate::reference;
+
+    /// The arguments the parser accepts are the reference's, no more, no
+    /// less (issue 23 found `upgrade` missing from it).
+    #[test]
+    fn the_reference_lists_every_argument_and_no_other() {
+        let reference = reference::keys("`#[graceful_main]`");
+        let parser: BTreeSet<String> = KEYS.iter().map(|&key| key.to_owned()).collect();
+        assert_eq!(
+            parser, reference,
+            "the parser's arguments (left) and graceful-rt's reference table (right) differ"
+        );
+    }
+
+    #[test]
+    fn the_reference_names_every_signal() {
+        let section = reference::section("`#[graceful_main]`");
+        for (name, _, _) in SIGNAL_NAMES {
+            assert!(
+                section.contains(&format!("`{name}`")),
+                "{name} is accepted in `signals`, and missing from the reference"
+            );
+        }
+    }
+}
