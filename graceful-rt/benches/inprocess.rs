@@ -9,7 +9,7 @@
 //! Each figure is measured several times and reported as min / median /
 //! max, printed and written as JSON to
 //! `target/graceful-bench/inprocess.json` for the process-level harness
-//! (tests/bench/process.rs) to merge into the README's table.
+//! (tests/bench/process.rs) to merge into the table of docs/performance.md.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -277,6 +277,23 @@ pub use graceful_macros::graceful_main;
 pub use process::signal::Signal;
 pub use shutdown::{Cause, Requested, Shutdown};
 
+// The README's example and the guides' code compile as doc tests. The
+// example uses the clients it names, whose features the workspace's test
+// build (`cargo test --workspace`) enables.
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "sqlx",
+    feature = "redis",
+    feature = "tokio-util"
+))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/deploying.md")]
+struct DeployingGuide;
+
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {

@@ -50,20 +50,25 @@
 //!     (`tests/bench/keepalive.rs`): requests lost and the exit, with the
 //!     keep-alive hold and without, with a lame duck and without, against
 //!     plain axum, on loopback and across a path with latency (root).
+//! 16. drainbench (`../shared/drainbench`, or `BENCH_DRAINBENCH=<path>`),
+//!     every scenario on ours and on plain axum; skipped, saying so, where
+//!     the harness is absent.
 //!
 //! Every figure is min / median / max over repeated runs, and every
 //! comparison is a ratio measured in the same run, because this machine is
-//! shared and noisy. Results: `target/graceful-bench/results.md` and
-//! `results.json`. `BENCH_RUNS=N` overrides every repetition count, and
-//! `BENCH_FIGURES=hot,compile` measures only those figures and prints them,
-//! without writing the table (`exit`, `overhang`, `hot`, `memory`,
-//! `compile`, `expansion`, `h2`, `uncooperative`, `same`, `restart`, `grpc`,
-//! `nodelay`, `consumers`, `keepalive`). `BENCH_FIGURES=keepalive-against`
-//! with `BENCH_AGAINST=<binary>` sets this build of `examples/service`
-//! against another one (built from another commit, say) in figure 15's
-//! lame-duck setups across the path, interleaved, 9 rounds; it is not part
-//! of the full table. It installs what it needs (wrk from Debian's
-//! packages, Express from npm) if it is missing.
+//! shared and noisy. Results: `docs/performance.md` (the table, with the
+//! command, date, commit and machine) and
+//! `target/graceful-bench/results.json`. `BENCH_RUNS=N` overrides every
+//! repetition count, and `BENCH_FIGURES=hot,compile` measures only those
+//! figures and prints them, without writing the table (`exit`, `overhang`,
+//! `hot`, `memory`, `compile`, `expansion`, `h2`, `uncooperative`, `same`,
+//! `restart`, `grpc`, `nodelay`, `consumers`, `keepalive`, `drainbench`).
+//! `BENCH_FIGURES=keepalive-against` with `BENCH_AGAINST=<binary>` sets
+//! this build of `examples/service` against another one (built from
+//! another commit, say) in figure 15's lame-duck setups across the path,
+//! interleaved, 9 rounds; it is not part of the full table. It installs
+//! what it needs (wrk from Debian's packages, Express from npm) if it is
+//! missing.
 
 // The tests' support: clients (h2, http, load), processes, the Python
 // clients and free ports. (Its own `allow` covers the parts a crate does
@@ -1300,6 +1305,98 @@ fn expansion_cost() -> (Spread, Spread, Spread) {
     (Spread::of(d), Spread::of(p), Spread::of(added))
 }
 
+/// The drainbench harness (`../shared/drainbench/drainbench.py` beside the
+/// workspace, or `BENCH_DRAINBENCH=<path>`) on ours and on plain axum, every
+/// scenario, 10 load runs each: its markdown comparison table, or a line
+/// saying why it was not run. drainbench is not part of this repository;
+/// the figure is skipped, and says so, where it is absent.
+fn drainbench(ours: &Contender, axum: &Contender) -> String {
+    let script = std::env::var_os("BENCH_DRAINBENCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/drainbench/drainbench.py"));
+    if !script.is_file() {
+        return format!(
+            "drainbench: not run ({} not found; set BENCH_DRAINBENCH=<path to drainbench.py>)",
+            script.display()
+        );
+    }
+    let dir = bench_dir();
+    let mut reports = Vec::new();
+    for (contender, name) in [(ours, "graceful"), (axum, "axum")] {
+        let json = dir.join(format!("drainbench-{name}.json"));
+        let status = Command::new("python3")
+            .arg(&script)
+            .arg("--cmd")
+            .arg(&contender.program)
+            .args(["--label", contender.label, "--scenario", "all"])
+            .args(["--load-runs", &runs(10).to_string()])
+            .args(["--expected-timeout-ms", "3000", "--quiet", "--json"])
+            .arg(&json)
+            .status()
+            .expect("python3 runs drainbench");
+        assert!(status.success(), "drainbench failed on {}", contender.label);
+        reports.push(json);
+    }
+    let md = dir.join("drainbench.md");
+    let status = Command::new("python3")
+        .arg(&script)
+        .arg("--combine")
+        .args(&reports)
+        .arg("--md")
+        .arg(&md)
+        .arg("--quiet")
+        .status()
+        .expect("python3 runs drainbench --combine");
+    assert!(status.success(), "drainbench --combine failed");
+    // Its headings, one level under the figure's.
+    std::fs::read_to_string(&md)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with("# "))
+        .map(|line| match line.strip_prefix("## ") {
+            Some(heading) => format!("### {heading}\n"),
+            None => format!("{line}\n"),
+        })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// `docs/performance.md`: the table, under the command that made it, when
+/// and where. Written by the bench only; edits by hand are overwritten.
+fn write_performance(tables: &str) {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(workspace())
+        .output()
+        .ok()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let machine = Command::new("uname")
+        .args(["-srm"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cores = thread::available_parallelism().map_or(0, usize::from);
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let text = format!(
+        "# Performance\n\n\
+         Written by `cargo bench --bench process` (after `cargo bench -p graceful-rt \
+         --features axum` for the in-process rows), {date}, at commit {commit}, on \
+         {machine} with {cores} cores; every figure is the median (min–max) of \
+         repeated runs, every comparison is measured in the same run, and the \
+         figures' methods are in tests/bench/process.rs. Do not edit: the next run \
+         replaces this file.\n\n{tables}"
+    );
+    let path = workspace().join("docs/performance.md");
+    std::fs::write(&path, text).unwrap();
+    println!("written to {}", path.display());
+}
+
 fn main() {
     if std::env::args().any(|arg| arg == "--list" || arg.starts_with("--format")) {
         // `cargo bench -- --list`: nothing to list.
@@ -1459,6 +1556,7 @@ fn main() {
                         keepalive::against(&binaries["service"], Path::new(&other), runs(9))
                     );
                 }
+                "drainbench" => println!("{}", drainbench(&ours, &axum)),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1517,6 +1615,8 @@ fn main() {
         &binaries["fixture-baseline-axum"],
         runs(3),
     );
+    eprintln!("16. drainbench, every scenario");
+    let drainbench = drainbench(&ours, &axum);
     let inprocess: Option<serde_json::Value> =
         std::fs::read_to_string(bench_dir().join("inprocess.json"))
             .ok()
@@ -1735,6 +1835,7 @@ fn main() {
     let _ = writeln!(md, "\n{nodelay}");
     let _ = writeln!(md, "\n```text\n{consumers}\n```");
     let _ = writeln!(md, "\n{keepalive}");
+    let _ = writeln!(md, "\n## drainbench\n\n{drainbench}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
          \"exit_keepalive_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
@@ -1792,8 +1893,7 @@ fn main() {
         inprocess.map_or_else(|| "null".to_owned(), |value| value.to_string()),
     );
     let dir = bench_dir();
-    std::fs::write(dir.join("results.md"), &md).unwrap();
     std::fs::write(dir.join("results.json"), json).unwrap();
     println!("{md}");
-    println!("written to {}", dir.join("results.md").display());
+    write_performance(&md);
 }

@@ -525,7 +525,7 @@ fn min_max<T: Ord + Copy>(values: impl Iterator<Item = T>) -> (T, T) {
     (*values.iter().min().unwrap(), *values.iter().max().unwrap())
 }
 
-/// The summary of one consumer's runs, one line for the README.
+/// The summary of one consumer's runs, one line for docs/performance.md.
 pub fn summary(broker: Broker, consumer: Consumer, outcomes: &[Outcome]) -> String {
     let missing: i64 = outcomes.iter().map(|o| o.missing).sum();
     let duplicates: i64 = outcomes.iter().map(|o| o.duplicates).sum();

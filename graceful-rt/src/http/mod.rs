@@ -106,6 +106,16 @@
 //! write fails, and a task waiting to read or write is woken to see that.
 //! A task that holds the socket without using it keeps it until the task
 //! ends or the process exits, after the cleanup.
+//!
+//! **Python clients over HTTP/2**: do not share one
+//! `httpx.Client(http2=True)` between threads. httpcore hands out stream
+//! ids without a lock, so threads open streams out of order, and the
+//! server must close the connection with GOAWAY `PROTOCOL_ERROR` (RFC
+//! 9113, 5.1.1): httpx raises `RemoteProtocolError` (encode/httpx#3002).
+//! It happens against plain hyper too, never with a client per thread or
+//! an `AsyncClient`, and has nothing to do with the shutdown (the drain's
+//! GOAWAY says `NO_ERROR`). With `tracing` at `debug`, target
+//! `graceful::http` logs how each such connection ended.
 
 mod accept;
 mod connection;
