@@ -238,6 +238,8 @@ mod drained;
 mod duration;
 mod entry;
 mod exit;
+#[cfg(test)]
+mod layering;
 #[cfg(feature = "tonic-health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic-health")))]
 pub mod grpc;
