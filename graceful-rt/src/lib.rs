@@ -218,7 +218,8 @@ pub use exit::report;
 pub use cleanup::close::Close;
 pub use cleanup::tasks::{SpawnError, Tasks};
 pub use cleanup::{
-    BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
+    BoxError, Cleanup, CleanupPlan, CleanupReport, CloseError, CloseOutcome, ClosePanic,
+    CloseReport, PlanOptions,
 };
 pub use entry::MainOutput;
 /// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged

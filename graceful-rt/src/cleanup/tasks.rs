@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::Notify;
 
 use crate::cleanup::{BoxError, CleanupPlan, PlanOptions, error_chain};
-use crate::unwind::CatchUnwind;
+use crate::unwind::{CatchUnwind, panic_message};
 use crate::{Close, Shutdown, log};
 
 /// Named background tasks that the shutdown supervises: a mailer, a queue
@@ -168,7 +168,7 @@ impl Tasks {
             let ended = match CatchUnwind(Box::pin(task)).await {
                 Ok(Ok(())) => Ended::Finished,
                 Ok(Err(error)) => Ended::Failed(error_chain(&*error.into())),
-                Err(message) => Ended::Panicked(message),
+                Err(payload) => Ended::Panicked(panic_message(&*payload)),
             };
             inner.ended(&record, ended);
         });
