@@ -233,7 +233,7 @@ pub use graceful_macros::Cleanup;
 /// behaviour.
 pub use graceful_macros::graceful_main;
 pub use process::signal::Signal;
-pub use shutdown::{Cause, Requested, Shutdown};
+pub use shutdown::{Cause, Draining, Requested, Shutdown};
 
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]
