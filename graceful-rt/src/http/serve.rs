@@ -94,7 +94,10 @@ where
         listener,
         app: app.prepare(),
         shutdown,
-        stats: DrainStats::default(),
+        stats: DrainStats {
+            state: Arc::default(),
+            connections: Arc::default(),
+        },
         settings: Settings::default(),
     }
 }
