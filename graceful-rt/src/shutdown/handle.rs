@@ -371,8 +371,11 @@ impl Shutdown {
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
-    /// Moves the shutdown from running to stopping. Returns whether this call
-    /// did it: only the first call does.
+    /// The shutdown's [`Timeline`]: its cause, its start and the instants
+    /// of its phases (drain start, drain deadline, cleanup deadline,
+    /// deadline), copied; `None` while the shutdown has not begun. It is
+    /// set once, by [`begin`](Shutdown::begin), so every caller reads the
+    /// same instants.
     pub(crate) fn timeline(&self) -> Option<Timeline> {
         self.inner.begun.get().copied()
     }
