@@ -203,8 +203,8 @@ pub mod grpc;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
-#[cfg(all(unix, feature = "axum"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "axum"))))]
+#[cfg(all(unix, feature = "listen"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "listen"))))]
 pub mod listen;
 mod log;
 mod notify;

@@ -203,7 +203,7 @@ impl Shutdown {
     /// Upgrades the process by hand-off (Unix): starts the executable at the
     /// path this process was started from, with the same arguments and
     /// environment and with the listening sockets taken through
-    /// `listen` (feature `axum`) inherited; once the new process calls
+    /// `listen` (feature `listen`) inherited; once the new process calls
     /// [`ready`](Shutdown::ready), this one drains and exits as on SIGTERM
     /// ([`Cause::Upgraded`], exit code 0). The upgrade signal (SIGUSR2 by
     /// default) calls it.
