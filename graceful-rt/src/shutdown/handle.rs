@@ -406,11 +406,6 @@ impl Shutdown {
         if first {
             announce(&timeline);
             if let Some(process) = &self.inner.process {
-                // The kept listeners close now: a plain shutdown refuses new
-                // connections once its servers stop accepting, and a new
-                // process that took over has its own copies.
-                #[cfg(unix)]
-                crate::process::upgrade::shutdown_begun();
                 process.shutdown_begun(timeline);
             }
             self.inner.requested.store(true, Ordering::Release);
