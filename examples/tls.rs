@@ -37,11 +37,11 @@
 //!
 //! On the connection's task, a handshake in progress when draining begins
 //! is drained like a client that has sent nothing yet: a connection
-//! accepted within `graceful_rt::http::IDLE_GRACE` gets the rest of that
-//! grace, an older one is closed at once (with a FIN), and none is held
-//! past `graceful_rt::http::CLIENT_BOUND`. Its client had not sent a
-//! request yet, so it loses none, as long as it does not send one in the
-//! instant of the close; behind a load balancer, the lame duck
+//! accepted within the idle grace (`Serve::idle_grace`) gets the rest of
+//! that grace, an older one is closed at once (with a FIN), and none is
+//! held past the client bound (`Serve::client_bound`). Its client had not
+//! sent a request yet, so it loses none, as long as it does not send one
+//! in the instant of the close; behind a load balancer, the lame duck
 //! (`drain_delay`) keeps new connections away before draining begins. Once the
 //! handshake is done, hyper closes a connection gracefully (after its last
 //! response, or at once when it is an idle keep-alive) through

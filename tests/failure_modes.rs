@@ -21,12 +21,14 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use graceful_rt::http::CLIENT_BOUND;
 use support::http::{self, Outcome};
 use support::{Process, Service, Signal, upload};
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's default `Serve::client_bound`, which the example serves
+/// with.
+const CLIENT_BOUND: Duration = Duration::from_secs(1);
 /// How long a client waits for any answer before calling it a hang.
 const ANSWER: Duration = Duration::from_secs(5);
 /// How long a process may take to exit after SIGTERM before the test

@@ -61,7 +61,8 @@ const ANSWER: Duration = Duration::from_secs(5);
 const TIMEOUT: &str = "3s";
 /// Its drain deadline: the budget minus the cleanup reserve (3 %).
 const DRAIN_DEADLINE: Duration = Duration::from_millis(2910);
-/// When calls still running are ended: `http::CALL_END_LEAD` before it.
+/// When calls still running are ended: graceful-rt's default
+/// `Serve::call_end_lead` (50 ms) before it.
 const CALLS_END: Duration = Duration::from_millis(2860);
 /// How long the server may take to exit after SIGTERM when it must not
 /// wait for the drain deadline.

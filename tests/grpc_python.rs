@@ -36,8 +36,8 @@ const PROMPT: Duration = Duration::from_millis(500);
 const ANSWER: Duration = Duration::from_secs(20);
 /// The shutdown budget of the servers in these tests.
 const TIMEOUT: &str = "3s";
-/// When calls still running are ended: `http::CALL_END_LEAD` before the
-/// drain deadline (2.91 s).
+/// When calls still running are ended: graceful-rt's default
+/// `Serve::call_end_lead` (50 ms) before the drain deadline (2.91 s).
 const CALLS_END: Duration = Duration::from_millis(2860);
 /// How long a server is waited for after SIGTERM.
 const EXIT_BOUND: Duration = Duration::from_secs(10);

@@ -18,13 +18,16 @@ use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use graceful_rt::http::CLIENT_BOUND;
 use support::h2::{self, Pings, Seen};
 use support::http::{self, Outcome};
 use support::{Service, Signal};
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's defaults, which the example serves with:
+/// `Serve::client_bound` and `Serve::idle_grace`.
+const CLIENT_BOUND: Duration = Duration::from_secs(1);
+const IDLE_GRACE: Duration = Duration::from_millis(100);
 /// How long a client waits for any answer before calling it a hang.
 const ANSWER: Duration = Duration::from_secs(5);
 /// The shutdown budget of these tests; its drain deadline is 2.91 s.
@@ -378,7 +381,7 @@ fn the_next_request_head_half_received_on_a_kept_alive_connection_is_served() {
     assert!(!first.closes(), "kept alive before the shutdown");
     stream.write_all(HALF_A_HEAD).unwrap();
     // Longer than the grace of a recently used connection.
-    thread::sleep(graceful_rt::http::IDLE_GRACE * 2);
+    thread::sleep(IDLE_GRACE * 2);
     finish_the_head_after_sigterm(service, stream);
 }
 

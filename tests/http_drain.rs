@@ -17,6 +17,10 @@ use support::{Service, Signal, ws};
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's defaults, which the example serves with unless told
+/// otherwise: `Serve::idle_grace` and `Serve::keep_alive_hold`.
+const IDLE_GRACE: Duration = Duration::from_millis(100);
+const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
 /// How long a client waits for any answer before calling it a hang.
 const ANSWER: Duration = Duration::from_secs(5);
 
@@ -51,7 +55,7 @@ fn idle_keep_alive_connections(test: &str, hold: &str) -> (Duration, Duration) {
     let mut connections: Vec<TcpStream> =
         (0..100).map(|_| keep_alive_connection(&service)).collect();
     // Idle for longer than the grace given to recently used connections.
-    thread::sleep(graceful_rt::http::IDLE_GRACE * 2);
+    thread::sleep(IDLE_GRACE * 2);
     let sent = service.process.signal(Signal::SIGTERM);
     for (index, stream) in connections.iter_mut().enumerate() {
         if let Err(error) = http::wait_closed(stream, Duration::from_secs(5)) {
@@ -77,7 +81,7 @@ fn idle_keep_alive_connections_are_closed_at_once_with_a_clean_fin_without_a_hol
 
 #[test]
 fn idle_keep_alive_connections_are_held_for_a_next_request_then_closed_with_a_clean_fin() {
-    let hold = graceful_rt::http::KEEP_ALIVE_HOLD;
+    let hold = KEEP_ALIVE_HOLD;
     let (closed, latency) =
         idle_keep_alive_connections("idle-keepalive-held", &format!("{}ms", hold.as_millis()));
     assert!(

@@ -26,6 +26,9 @@ const ANSWER: Duration = Duration::from_secs(10);
 const EXIT_BOUND: Duration = Duration::from_secs(10);
 /// "At once", on a loaded machine, across the path.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's default `Serve::client_bound`, which the example serves
+/// with.
+const CLIENT_BOUND: Duration = Duration::from_secs(1);
 
 /// The example service in the path's namespace, on its address.
 fn start(path: &NetPath, test: &str) -> Service {
@@ -157,7 +160,7 @@ fn a_request_head_never_finished_across_the_path_is_closed_within_the_client_bou
     let exit = service.process.wait_exit(EXIT_BOUND);
     eprintln!("half a head over the path: {closed:?} after {after:?}");
     assert!(closed.is_ok(), "a clean close: {closed:?}");
-    let bound = graceful_rt::http::CLIENT_BOUND;
+    let bound = CLIENT_BOUND;
     assert!(
         (bound..bound + PROMPT).contains(&after),
         "closed {after:?} after SIGTERM, CLIENT_BOUND is {bound:?}"

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use graceful_rt::http::{CLIENT_BOUND, IDLE_GRACE, KEEP_ALIVE_HOLD};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode, Version};
@@ -26,6 +25,11 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, ClientConnection, RootCertStore};
 
+/// graceful-rt's defaults, which the example serves with:
+/// `Serve::client_bound`, `Serve::idle_grace` and `Serve::keep_alive_hold`.
+const CLIENT_BOUND: Duration = Duration::from_secs(1);
+const IDLE_GRACE: Duration = Duration::from_millis(100);
+const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
 /// "At once", on a loaded machine: well under [`CLIENT_BOUND`], so a
 /// connection held until the bound shows.
 const PROMPT: Duration = Duration::from_millis(500);

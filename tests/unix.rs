@@ -18,6 +18,9 @@ use support::{Process, Signal};
 const ANSWER: Duration = Duration::from_secs(5);
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's default `Serve::keep_alive_hold`, which the example
+/// serves with.
+const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
 
 /// A fresh socket path for `test`, under the target directory.
 fn socket_path(test: &str) -> PathBuf {
@@ -123,7 +126,7 @@ fn an_in_flight_request_over_a_unix_socket_finishes_across_sigterm() {
     let sent = process.signal(Signal::SIGTERM);
 
     // Held for a next request (the keep-alive hold), then closed.
-    wait_closed(&mut idle, graceful_rt::http::KEEP_ALIVE_HOLD + PROMPT)
+    wait_closed(&mut idle, KEEP_ALIVE_HOLD + PROMPT)
         .expect("the idle keep-alive connection closes when the hold ends");
     let (response, closed, answered) = slow.join().unwrap();
     assert!(response.head.starts_with("HTTP/1.1 200"), "{response:?}");

@@ -27,14 +27,14 @@ pub struct Drained {
     /// Connections still open at the drain deadline, closed there.
     pub connections_cut: usize,
     /// Of `requests_cut`, the gRPC calls still running shortly before the
-    /// drain deadline (`http::CALL_END_LEAD`), which the server ended with
-    /// `grpc-status: 14` (UNAVAILABLE, "server is shutting down"): their
-    /// clients saw a status they retry, not a broken stream.
+    /// drain deadline (`http::Serve::call_end_lead`), which the server
+    /// ended with `grpc-status: 14` (UNAVAILABLE, "server is shutting
+    /// down"): their clients saw a status they retry, not a broken stream.
     pub calls_ended: usize,
     /// Connections closed before the drain deadline because their client
-    /// held them for `http::CLIENT_BOUND` without a request in flight: it
-    /// did not finish a request head, answer HTTP/2's GOAWAY PING, or read.
-    /// No request was lost with them.
+    /// held them for `http::Serve::client_bound` without a request in
+    /// flight: it did not finish a request head, answer HTTP/2's GOAWAY
+    /// PING, or read. No request was lost with them.
     pub unresponsive: usize,
     /// From the start of draining to the last connection closed (or cut).
     #[cfg_attr(feature = "serde", serde(rename = "elapsed_ms", with = "millis"))]

@@ -34,38 +34,44 @@ use crate::unwind::CatchUnwind;
 pub trait MainOutput: sealed::Sealed {
     /// The state cleaned up after main returns.
     type State: Cleanup + 'static;
-
-    /// The state, or the `Debug` text of main's error.
-    ///
-    /// # Errors
-    ///
-    /// The `Debug` text of the error `main` returned.
-    fn into_state(self) -> Result<Self::State, String>;
 }
 
 /// `MainOutput` is implemented here only: the forms `main` may return are
-/// the macro's contract, not an extension point.
+/// the macro's contract, not an extension point. How a form becomes the
+/// state to clean up is this private supertrait's, so that it is no part
+/// of the public API.
 mod sealed {
-    pub trait Sealed {}
-    impl<S: super::Cleanup + 'static> Sealed for S {}
-    impl<S: super::Cleanup + 'static, E: super::Debug> Sealed for Result<S, E> {}
+    use super::{Cleanup, Debug, MainResult};
+
+    pub trait Sealed {
+        /// The state, boxed for the cleanup, or the `Debug` text of main's
+        /// error.
+        fn into_state(self) -> MainResult;
+    }
+
+    impl<S: Cleanup + 'static> Sealed for S {
+        fn into_state(self) -> MainResult {
+            Ok(Box::new(self))
+        }
+    }
+
+    impl<S: Cleanup + 'static, E: Debug> Sealed for Result<S, E> {
+        fn into_state(self) -> MainResult {
+            match self {
+                Ok(state) => Ok(Box::new(state)),
+                Err(error) => Err(format!("{error:?}")),
+            }
+        }
+    }
 }
 
 impl<S: Cleanup + 'static> MainOutput for S {
     type State = S;
-
-    fn into_state(self) -> Result<S, String> {
-        Ok(self)
-    }
 }
 
 #[diagnostic::do_not_recommend]
 impl<S: Cleanup + 'static, E: Debug> MainOutput for Result<S, E> {
     type State = S;
-
-    fn into_state(self) -> Result<S, String> {
-        self.map_err(|error| format!("{error:?}"))
-    }
 }
 
 /// What main returned, ready for the cleanup: its state, or the `Debug` text
@@ -79,9 +85,7 @@ pub type MainResult = Result<Box<dyn Cleanup>, String>;
 ///
 /// The `Debug` text of the error `main` returned.
 pub fn into_state<T: MainOutput>(output: T) -> MainResult {
-    output
-        .into_state()
-        .map(|state| Box::new(state) as Box<dyn Cleanup>)
+    sealed::Sealed::into_state(output)
 }
 
 /// [`into_state`] for a return type written `Result<S, E>`: a state that is

@@ -162,7 +162,9 @@ fn the_module_graph_has_no_cycle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let edges = graph(&src);
     assert!(
-        edges.get("shutdown").is_some_and(|used| used.contains("process")),
+        edges
+            .get("shutdown")
+            .is_some_and(|used| used.contains("process")),
         "the scan found no edge shutdown -> process: {edges:?}"
     );
     let found = cycles(&edges);
@@ -187,7 +189,10 @@ fn a_cycle_is_found() {
     ]);
     assert_eq!(cycles(&edges), vec![vec!["a", "b", "c"]]);
     assert_eq!(
-        names_after("use crate::{exit, shutdown::Shutdown}; crate::log::info!", "crate::"),
+        names_after(
+            "use crate::{exit, shutdown::Shutdown}; crate::log::info!",
+            "crate::"
+        ),
         BTreeSet::from(["exit".to_owned(), "log".to_owned(), "shutdown".to_owned()])
     );
 }

@@ -158,7 +158,7 @@
 //! SIGHUP` chooses another signal, `upgrade = none` none), or
 //! [`Shutdown::upgrade`], the process starts the executable now at its
 //! path, with the listening sockets taken through `listen` (feature
-//! `axum`) inherited. The new process takes them with the same `listen`
+//! `listen`) inherited. The new process takes them with the same `listen`
 //! calls and calls [`Shutdown::ready`]; the old one then drains and exits
 //! 0 ([`Cause::Upgraded`]). Both accept from the same queue meanwhile, so
 //! no connection is refused or reset. A new process that exits, or is not
@@ -200,7 +200,8 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `axum` | [`http::serve`](crate#http), the drain for axum and any tower service over hyper; `http::DrainLayer` and `http::Readiness` |
+//! | `axum` | [`http::serve`](crate#http), the drain for axum and any tower service over hyper; `http::DrainLayer` and `http::Readiness`; enables `listen` |
+//! | `listen` | `listen::tcp` and `listen::unix` (Unix): the socket systemd passed (socket activation), or the one an upgrade handed over, or a new one; sockets taken this way are handed over by an [upgrade](#upgrades) |
 //! | `tonic-health` | `grpc::health_reporter`: `grpc.health.v1` that answers `NOT_SERVING` from the first signal and ends its `Watch` streams when draining begins |
 //! | `systemd` | the notify protocol (no dependency: a datagram to `NOTIFY_SOCKET`) |
 //! | `serde` | `Serialize` and `Deserialize` for the [`report`]'s types, to read the JSON back |
@@ -238,16 +239,16 @@ mod drained;
 mod duration;
 mod entry;
 mod exit;
-#[cfg(test)]
-mod layering;
 #[cfg(feature = "tonic-health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic-health")))]
 pub mod grpc;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
-#[cfg(all(unix, feature = "axum"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "axum"))))]
+#[cfg(test)]
+mod layering;
+#[cfg(all(unix, feature = "listen"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "listen"))))]
 pub mod listen;
 mod log;
 mod notify;
@@ -263,7 +264,8 @@ pub use exit::report;
 pub use cleanup::close::Close;
 pub use cleanup::tasks::{SpawnError, Tasks};
 pub use cleanup::{
-    BoxError, Cleanup, CleanupPlan, CleanupReport, CloseOutcome, CloseReport, PlanOptions,
+    BoxError, Cleanup, CleanupPlan, CleanupReport, CloseError, CloseOutcome, ClosePanic,
+    CloseReport, PlanOptions,
 };
 pub use entry::MainOutput;
 /// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged
@@ -277,7 +279,7 @@ pub use graceful_macros::Cleanup;
 /// behaviour.
 pub use graceful_macros::graceful_main;
 pub use process::signal::Signal;
-pub use shutdown::{Cause, Requested, Shutdown};
+pub use shutdown::{Cause, Draining, Requested, Shutdown};
 
 // The README's example and the guides' code compile as doc tests. The
 // example uses the clients it names, whose features the workspace's test

@@ -30,6 +30,10 @@ use tokio::task::JoinHandle;
 
 /// "At once", on a loaded machine.
 const PROMPT: Duration = Duration::from_millis(500);
+/// graceful-rt's defaults, which these tests measure against:
+/// `Serve::idle_grace` and `Serve::keep_alive_hold`.
+const IDLE_GRACE: Duration = Duration::from_millis(100);
+const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
 /// How long to wait for anything that should happen, before calling it a hang.
 const ANSWER: Duration = Duration::from_secs(5);
 
@@ -771,8 +775,6 @@ async fn a_method_router_and_a_make_service_are_served() {
 /// `Connection: close`; without a hold, the connection is closed by then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_is_held_for_its_next_request_during_the_drain() {
-    use graceful_rt::http::{IDLE_GRACE, KEEP_ALIVE_HOLD};
-
     for hold in [KEEP_ALIVE_HOLD, Duration::ZERO] {
         let shutdown = Shutdown::new(Duration::from_secs(10));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -815,5 +817,199 @@ async fn an_idle_connection_is_held_for_its_next_request_during_the_drain() {
             took < KEEP_ALIVE_HOLD + PROMPT,
             "hold {hold:?}: drained in {took:?}"
         );
+    }
+}
+
+/// `Serve::idle_grace`: a connection used just before the drain, whose
+/// next request comes well past the default grace (100 ms), is closed by
+/// then with the default and answered with a longer grace (no hold either
+/// way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_idle_grace_answers_the_next_request_of_a_recently_used_connection() {
+    let longer = Duration::from_millis(800);
+    for grace in [None, Some(longer)] {
+        let shutdown = Shutdown::new(Duration::from_secs(10));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut serving = serve(listener, app(), shutdown.clone()).keep_alive_hold(Duration::ZERO);
+        if let Some(grace) = grace {
+            serving = serving.idle_grace(grace);
+        }
+        let stats = serving.stats();
+        let task = tokio::spawn(serving.into_future());
+        let mut client = Http1::connect(address).await;
+        let first = client.get("/").await;
+        assert!(!first.closes(), "kept alive before the shutdown");
+        wait_until("the connection to be idle", ANSWER, || {
+            stats.in_flight() == 0
+        })
+        .await;
+
+        // Used just now: within any grace.
+        let began = Instant::now();
+        shutdown.trigger();
+        tokio::time::sleep(IDLE_GRACE * 3).await;
+        let next = client.try_get("/").await;
+        match grace {
+            None => assert!(
+                next.is_err(),
+                "closed once quiet for the default grace: {next:?}"
+            ),
+            Some(_) => {
+                let reply = next.expect("within the grace: the next request is answered");
+                assert_eq!(reply.status, StatusCode::OK);
+                assert!(reply.closes(), "{:?}", reply.headers);
+            }
+        }
+        let drained = bounded("serve to resolve", ANSWER, task)
+            .await
+            .unwrap()
+            .expect("serve failed");
+        let took = began.elapsed();
+        eprintln!("idle grace {grace:?}: drained in {took:?}, {drained:?}");
+        assert_eq!(drained.late, usize::from(grace.is_some()), "{drained:?}");
+        assert_eq!(drained.unresponsive, 0, "{drained:?}");
+        assert!(
+            took < grace.unwrap_or(IDLE_GRACE) + PROMPT,
+            "grace {grace:?}: drained in {took:?}"
+        );
+    }
+}
+
+/// `Serve::client_bound`: half a request head, sent before the shutdown,
+/// is closed without a response once the bound has passed, well before
+/// the default bound (1 s), and counted as unresponsive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_client_bound_closes_a_half_sent_request_head_sooner() {
+    let bound = Duration::from_millis(200);
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let serving = serve(listener, app(), shutdown.clone()).client_bound(bound);
+    let stats = serving.stats();
+    let task = tokio::spawn(serving.into_future());
+    let mut client = TcpStream::connect(address).await.unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
+        .await
+        .unwrap();
+    wait_until("the connection to be accepted", ANSWER, || {
+        stats.connections() == 1
+    })
+    .await;
+    // The server has read the half head.
+    tokio::time::sleep(IDLE_GRACE * 2).await;
+
+    let began = Instant::now();
+    shutdown.trigger();
+    let (received, end, closed) = bounded(
+        "the half head to be closed",
+        ANSWER,
+        read_until_closed(client),
+    )
+    .await;
+    let after = closed.saturating_duration_since(began);
+    eprintln!("client bound {bound:?}: closed {after:?} after the shutdown, {end:?}");
+    assert!(
+        received.is_empty(),
+        "no response to half a head: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(closed_by_peer(&end), "{end:?}");
+    assert!(after >= bound, "closed {after:?} after the shutdown");
+    assert!(
+        after < bound + PROMPT,
+        "closed {after:?} after the shutdown, the bound is {bound:?}"
+    );
+    let drained = bounded("serve to resolve", ANSWER, task)
+        .await
+        .unwrap()
+        .expect("serve failed");
+    assert_eq!(drained.unresponsive, 1, "{drained:?}");
+    assert_eq!(drained.connections_cut, 0, "{drained:?}");
+}
+
+/// A gRPC method that answers after a minute: `POST /worker.Worker/Slow`.
+fn slow_call() -> Router {
+    Router::new().route(
+        "/worker.Worker/Slow",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            "never"
+        }),
+    )
+}
+
+/// `Serve::call_end_lead`: a gRPC call still running is ended with
+/// `grpc-status: 14` the lead before the drain deadline, not the default
+/// 50 ms; with no lead, it is not ended but cut at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_end_lead_sets_when_grpc_calls_are_ended_and_zero_ends_none() {
+    let lead = Duration::from_millis(700);
+    for lead in [lead, Duration::ZERO] {
+        let shutdown = Shutdown::new(Duration::from_secs(2));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = serve(listener, slow_call(), shutdown.clone()).call_end_lead(lead);
+        let stats = serving.stats();
+        let task = tokio::spawn(serving.into_future());
+        let stream = TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        let request = http::Request::post(format!("http://{address}/worker.Worker/Slow"))
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header("te", "trailers")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request);
+        let response = tokio::spawn(async move {
+            let reply = match response.await {
+                Ok(response) => read_reply(response).await,
+                Err(error) => Err(error),
+            };
+            (reply, Instant::now())
+        });
+        wait_until("the call to be in flight", ANSWER, || {
+            stats.in_flight() == 1
+        })
+        .await;
+
+        shutdown.trigger();
+        let drain_deadline = shutdown.drain_deadline().unwrap();
+        let (reply, at) = bounded("the call to end", ANSWER, response).await.unwrap();
+        let drained = bounded("serve to resolve", ANSWER, task)
+            .await
+            .unwrap()
+            .expect("serve failed");
+        eprintln!(
+            "lead {lead:?}: the call ended {:?} before the drain deadline ({reply:?}); {drained:?}",
+            drain_deadline.saturating_duration_since(at)
+        );
+        assert_eq!(drained.requests_cut, 1, "{drained:?}");
+        if lead.is_zero() {
+            assert!(reply.is_err(), "cut, not answered: {reply:?}");
+            assert!(at >= drain_deadline, "cut before the drain deadline");
+            assert_eq!(drained.calls_ended, 0, "{drained:?}");
+            assert_eq!(drained.connections_cut, 1, "{drained:?}");
+        } else {
+            let reply = reply.expect("a trailers-only answer");
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(
+                reply.header(header::HeaderName::from_static("grpc-status")),
+                Some("14")
+            );
+            let ended_at = drain_deadline - lead;
+            assert!(at >= ended_at, "ended before the lead");
+            assert!(
+                at < ended_at + PROMPT,
+                "ended {:?} after the lead began",
+                at - ended_at
+            );
+            assert_eq!(drained.calls_ended, 1, "{drained:?}");
+            assert_eq!(drained.connections_cut, 0, "{drained:?}");
+        }
     }
 }

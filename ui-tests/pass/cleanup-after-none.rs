@@ -27,6 +27,6 @@ async fn main() {
     .await;
     assert!(report.is_ok(), "{report:?}");
     let db = report.get("db").unwrap();
-    assert_eq!(db.outcome(), &CloseOutcome::Closed);
+    assert!(matches!(db.outcome(), CloseOutcome::Closed));
     println!("notes of db: {:?}", db.notes());
 }

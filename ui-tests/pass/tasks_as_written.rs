@@ -15,7 +15,7 @@ async fn mailer(shutdown: Shutdown) -> Result<(), std::io::Error> {
 
 #[graceful_main(timeout = "5s")]
 async fn main(shutdown: Shutdown) -> App {
-    let tasks = Tasks::new(&shutdown);
+    let tasks = Tasks::new(shutdown.clone());
     tasks.spawn("mailer", mailer(shutdown.clone())); // async fn mailer(Shutdown) -> Result<(), std::io::Error>
     shutdown.trigger();
     shutdown.requested().await;

@@ -2,13 +2,16 @@
 //! concurrently with the others; each is caught if it panics and cut if it
 //! outlives its timeout or the deadline, so no close can stop the rest.
 
+use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::plan::PlannedClose;
-use super::{BoxError, CleanupPlan, CleanupReport, CloseOutcome, CloseReport};
+use super::{
+    BoxError, CleanupPlan, CleanupReport, CloseError, CloseOutcome, ClosePanic, CloseReport,
+};
 use crate::duration;
 use crate::log;
 use crate::unwind::CatchUnwind;
@@ -215,7 +218,7 @@ fn poll_running(slot: &mut Slot<'_>, cx: &mut Context<'_>, start: Instant) -> Op
         return None;
     };
     let mut notes = std::mem::take(&mut running.notes);
-    if outcome == CloseOutcome::TimedOut {
+    if matches!(outcome, CloseOutcome::TimedOut) {
         notes.push(match running.cut_by {
             Some(Limit::Own(timeout)) => {
                 format!("cut at its timeout of {}", duration::display(timeout))
@@ -237,8 +240,11 @@ fn log_end(report: &CloseReport) {
     let name = &report.name;
     match &report.outcome {
         CloseOutcome::Closed => log::info!("closed {name} in {took}"),
-        CloseOutcome::Failed(message) => log::warning!("{name} failed after {took}: {message}"),
-        CloseOutcome::Panicked(message) => log::warning!("{name} panicked after {took}: {message}"),
+        CloseOutcome::Failed(_) | CloseOutcome::Panicked(_) => log::warning!(
+            "{name} {} after {took}: {}",
+            report.outcome,
+            report.outcome.message().unwrap_or_default()
+        ),
         CloseOutcome::TimedOut => log::warning!(
             "{name} timed out after {took} ({})",
             report.notes.last().map_or("cut", String::as_str)
@@ -246,12 +252,12 @@ fn log_end(report: &CloseReport) {
     }
 }
 
-/// How a close ended, from its result or the message of its panic.
-fn outcome(caught: Result<Result<(), BoxError>, String>) -> CloseOutcome {
+/// How a close ended, from its result or the payload of its panic.
+fn outcome(caught: Result<Result<(), BoxError>, Box<dyn Any + Send>>) -> CloseOutcome {
     match caught {
         Ok(Ok(())) => CloseOutcome::Closed,
-        Ok(Err(error)) => CloseOutcome::Failed(error_chain(&*error)),
-        Err(message) => CloseOutcome::Panicked(message),
+        Ok(Err(error)) => CloseOutcome::Failed(CloseError::new(error)),
+        Err(payload) => CloseOutcome::Panicked(ClosePanic::new(&*payload)),
     }
 }
 
@@ -332,17 +338,22 @@ mod tests {
     async fn no_close_stops_the_others() {
         let report = Troubled.cleanup().await;
         let outcome = |name: &str| report.get(name).unwrap().outcome().clone();
-        assert_eq!(outcome("healthy"), CloseOutcome::Closed);
-        assert_eq!(
-            outcome("failing"),
-            CloseOutcome::Failed("connection refused".into())
+        assert!(outcome("healthy").is_closed());
+        let failing = outcome("failing");
+        assert!(
+            matches!(&failing, CloseOutcome::Failed(error)
+                if error.downcast_ref::<io::Error>().unwrap().kind() == io::ErrorKind::ConnectionRefused),
+            "{failing:?}"
         );
-        assert_eq!(
-            outcome("panicking"),
-            CloseOutcome::Panicked("close exploded".into())
+        assert_eq!(failing.message(), Some("connection refused"));
+        let panicking = outcome("panicking");
+        assert!(
+            matches!(&panicking, CloseOutcome::Panicked(panic) if panic.message() == Some("close exploded")),
+            "{panicking:?}"
         );
-        assert_eq!(outcome("hanging"), CloseOutcome::TimedOut);
-        assert_eq!(outcome("after-failing"), CloseOutcome::Closed);
+        assert_eq!(panicking.message(), Some("close exploded"));
+        assert!(matches!(outcome("hanging"), CloseOutcome::TimedOut));
+        assert!(outcome("after-failing").is_closed());
         assert_eq!(
             report.get("after-failing").unwrap().notes(),
             ["started after `failing`, which failed"]
@@ -357,6 +368,90 @@ mod tests {
             "{:?}",
             report.elapsed()
         );
+    }
+
+    /// An error type of the application's, with a source.
+    #[derive(Debug)]
+    struct PoolClosed {
+        in_use: usize,
+        cause: io::Error,
+    }
+    impl std::fmt::Display for PoolClosed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "the pool closed with {} in use", self.in_use)
+        }
+    }
+    impl std::error::Error for PoolClosed {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.cause)
+        }
+    }
+
+    struct Failing;
+    impl Cleanup for Failing {
+        fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+            plan.close("pool", async {
+                Err::<(), _>(PoolClosed {
+                    in_use: 3,
+                    cause: io::Error::other("broken pipe"),
+                })
+            });
+            // Boxed by the close itself: the error in the box is kept.
+            plan.close("boxed", async {
+                Err::<(), BoxError>(Box::new(PoolClosed {
+                    in_use: 1,
+                    cause: io::Error::other("reset"),
+                }))
+            });
+            plan.close("panic_any", async {
+                std::panic::panic_any(42_u32);
+                #[allow(unreachable_code)]
+                Ok::<(), io::Error>(())
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_close_keeps_its_error_for_a_downcast() {
+        let report = Failing.cleanup().await;
+        let CloseOutcome::Failed(error) = report.get("pool").unwrap().outcome() else {
+            panic!("{report:?}");
+        };
+        let pool = error
+            .downcast_ref::<PoolClosed>()
+            .expect("the error the close returned");
+        assert_eq!(pool.in_use, 3);
+        assert!(error.downcast_ref::<io::Error>().is_none());
+        assert_eq!(error.to_string(), "the pool closed with 3 in use");
+        let source = std::error::Error::source(error).expect("the error's own source");
+        assert_eq!(source.to_string(), "broken pipe");
+        assert!(error.get_ref().is::<PoolClosed>());
+        assert_eq!(
+            report.get("pool").unwrap().outcome().message(),
+            Some("the pool closed with 3 in use: broken pipe")
+        );
+        // A clone of the report holds the same error.
+        let cloned = report.clone();
+        let CloseOutcome::Failed(again) = cloned.get("pool").unwrap().outcome() else {
+            unreachable!()
+        };
+        assert!(std::ptr::eq(
+            again.downcast_ref::<PoolClosed>().unwrap(),
+            pool
+        ));
+
+        let CloseOutcome::Failed(boxed) = report.get("boxed").unwrap().outcome() else {
+            panic!("{report:?}");
+        };
+        assert_eq!(boxed.downcast_ref::<PoolClosed>().unwrap().in_use, 1);
+
+        let outcome = report.get("panic_any").unwrap().outcome();
+        let CloseOutcome::Panicked(panic) = outcome else {
+            panic!("{report:?}");
+        };
+        assert_eq!(panic.message(), None, "a payload that is not a string");
+        assert_eq!(outcome.message(), Some("a panic with a non-string payload"));
+        assert_eq!(panic.to_string(), "a panic with a non-string payload");
     }
 
     struct Chain(Mutex<Vec<&'static str>>);
@@ -460,12 +555,9 @@ mod tests {
         plan.close("stuck", std::future::pending::<Result<(), io::Error>>());
         let deadline = Instant::now() + Duration::from_millis(100);
         let report = run(plan, Some(deadline), &()).await;
-        assert_eq!(
-            report.get("quick").unwrap().outcome(),
-            &CloseOutcome::Closed
-        );
+        assert!(report.get("quick").unwrap().outcome().is_closed());
         let stuck = report.get("stuck").unwrap();
-        assert_eq!(stuck.outcome(), &CloseOutcome::TimedOut);
+        assert!(matches!(stuck.outcome(), CloseOutcome::TimedOut));
         assert_eq!(stuck.notes(), ["cut at the shutdown deadline"]);
         assert!(Instant::now() >= deadline);
     }

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use plan::{CleanupPlan, PlanOptions};
-pub use report::{CleanupReport, CloseOutcome, CloseReport};
+pub use report::{CleanupReport, CloseError, CloseOutcome, ClosePanic, CloseReport};
 
 pub(crate) use engine::{Observer, error_chain, run};
 

@@ -85,8 +85,7 @@ impl<'a> CleanupPlan<'a> {
     }
 
     /// Options that apply to no close: what a skipped value (`None`) plans.
-    #[doc(hidden)]
-    pub fn nothing(&mut self) -> PlanOptions<'_, 'a> {
+    pub(crate) fn nothing(&mut self) -> PlanOptions<'_, 'a> {
         let end = self.closes.len();
         PlanOptions {
             plan: self,

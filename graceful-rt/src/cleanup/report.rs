@@ -1,7 +1,12 @@
+use std::any::Any;
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::BoxError;
+use super::engine::error_chain;
+use crate::unwind::{NO_MESSAGE, panic_text};
 
 /// How every close of a cleanup ended.
 #[derive(Clone, Debug)]
@@ -108,15 +113,49 @@ impl CloseReport {
 }
 
 /// How one close ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Not `PartialEq`: a failed close keeps its error ([`CloseError`]), which
+/// has no equality. Match on the variant, or use
+/// [`is_closed`](CloseOutcome::is_closed) and [`as_str`](CloseOutcome::as_str).
+///
+/// # Examples
+///
+/// ```
+/// use graceful_rt::{Cleanup, CleanupPlan, CloseOutcome};
+///
+/// #[derive(Debug)]
+/// struct Refused;
+/// impl std::fmt::Display for Refused {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("connection refused")
+///     }
+/// }
+/// impl std::error::Error for Refused {}
+///
+/// struct App;
+/// impl Cleanup for App {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.close("db", async { Err::<(), _>(Refused) });
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = App.cleanup().await;
+/// let outcome = report.get("db").unwrap().outcome();
+/// assert!(matches!(outcome, CloseOutcome::Failed(error) if error.downcast_ref::<Refused>().is_some()));
+/// assert_eq!(outcome.message(), Some("connection refused"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum CloseOutcome {
     /// It returned `Ok`.
     Closed,
-    /// It returned an error; the message, with its sources.
-    Failed(String),
-    /// It panicked; the panic message.
-    Panicked(String),
+    /// It returned an error, kept whole.
+    Failed(CloseError),
+    /// It panicked; what is kept of the panic is its message.
+    Panicked(ClosePanic),
     /// It was cut at its timeout or at the shutdown deadline.
     TimedOut,
 }
@@ -139,11 +178,14 @@ impl CloseOutcome {
         }
     }
 
-    /// The error or panic message, if any.
+    /// The error's message with its sources (`closing the pool: broken
+    /// pipe`, a source the message already quotes left out), or the panic's
+    /// message; `None` for a close that closed or timed out.
     #[must_use]
     pub fn message(&self) -> Option<&str> {
         match self {
-            CloseOutcome::Failed(message) | CloseOutcome::Panicked(message) => Some(message),
+            CloseOutcome::Failed(error) => Some(&error.chain),
+            CloseOutcome::Panicked(panic) => Some(panic.text()),
             CloseOutcome::Closed | CloseOutcome::TimedOut => None,
         }
     }
@@ -154,3 +196,140 @@ impl fmt::Display for CloseOutcome {
         f.write_str(self.as_str())
     }
 }
+
+/// The error a close returned, kept whole, so that a test can tell which
+/// error it was.
+///
+/// It stands for that error: `Display` writes the error's own message,
+/// [`source`](Error::source) is the error's source, and
+/// [`downcast_ref`](CloseError::downcast_ref) gives the error back as the
+/// type the close returned. [`CloseOutcome::message`] has the message with
+/// its sources, as the log and the report print it.
+///
+/// The error is shared (an `Arc`), so that a [`CloseReport`] is `Clone`
+/// and its clones hold the same error.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use graceful_rt::{Cleanup, CleanupPlan, CloseOutcome};
+///
+/// struct Pool;
+/// impl Cleanup for Pool {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.close("pool", async { Err::<(), _>(io::Error::from(io::ErrorKind::BrokenPipe)) });
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = Pool.cleanup().await;
+/// let CloseOutcome::Failed(error) = report.get("pool").unwrap().outcome() else {
+///     panic!("the close failed");
+/// };
+/// let io_error = error.downcast_ref::<io::Error>().expect("the error the close returned");
+/// assert_eq!(io_error.kind(), io::ErrorKind::BrokenPipe);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CloseError {
+    error: Arc<dyn Error + Send + Sync + 'static>,
+    /// The message with its sources, for [`CloseOutcome::message`].
+    chain: Arc<str>,
+}
+
+impl CloseError {
+    pub(crate) fn new(error: BoxError) -> CloseError {
+        let chain = error_chain(&*error).into();
+        CloseError {
+            error: Arc::from(error),
+            chain,
+        }
+    }
+
+    /// The error the close returned.
+    #[must_use]
+    pub fn get_ref(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The error the close returned, if it is a `T`; `None` if it is of
+    /// another type.
+    ///
+    /// A close that returned its error boxed (a `BoxError`) is the error
+    /// in the box: `downcast_ref` sees through it. A `String` or `&str`
+    /// turned into a `BoxError` (with `into()`) is of a private type of
+    /// the standard library, which no `T` names: downcast to a type of
+    /// your own.
+    #[must_use]
+    pub fn downcast_ref<T: Error + 'static>(&self) -> Option<&T> {
+        self.error.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.error, f)
+    }
+}
+
+impl fmt::Debug for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CloseError").field(&self.error).finish()
+    }
+}
+
+impl Error for CloseError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// What is kept of a close's panic: its message.
+///
+/// The panic's payload itself is not kept. A payload is a
+/// `Box<dyn Any + Send>`, neither `Sync` nor `Clone`, while a
+/// [`CleanupReport`] is both (a test clones it, the shutdown shares it
+/// with the log and the report); keeping the payload would cost the
+/// report those, or keep it for one clone only. What `panic!` raises, a
+/// `&str` or a `String`, is its message, and that is kept. A payload of
+/// another type (from `std::panic::panic_any`) has no message:
+/// [`message`](ClosePanic::message) is then `None`.
+///
+/// The panic hook printed the panic when it happened, with its location
+/// (and a backtrace, with `RUST_BACKTRACE=1`).
+#[derive(Clone, Debug)]
+pub struct ClosePanic {
+    /// `None` for a payload other than a `&str` or a `String`.
+    message: Option<Arc<str>>,
+}
+
+impl ClosePanic {
+    pub(crate) fn new(payload: &(dyn Any + Send)) -> ClosePanic {
+        ClosePanic {
+            message: panic_text(payload).map(Arc::from),
+        }
+    }
+
+    /// The message the close panicked with (`panic!("pool poisoned")`
+    /// gives `"pool poisoned"`); `None` when its payload was not a string
+    /// (`std::panic::panic_any(42)`).
+    #[must_use]
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The message, or what a panic without one is called.
+    fn text(&self) -> &str {
+        self.message().unwrap_or(NO_MESSAGE)
+    }
+}
+
+impl fmt::Display for ClosePanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl Error for ClosePanic {}

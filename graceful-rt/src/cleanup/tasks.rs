@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::sync::Notify;
 
 use crate::cleanup::{BoxError, CleanupPlan, PlanOptions, error_chain};
-use crate::unwind::CatchUnwind;
+use crate::unwind::{CatchUnwind, panic_message};
 use crate::{Close, Shutdown, log};
 
 /// Named background tasks that the shutdown supervises: a mailer, a queue
@@ -54,7 +54,7 @@ use crate::{Close, Shutdown, log};
 ///
 /// #[graceful_main(timeout = "5s")]
 /// async fn main(shutdown: Shutdown) -> Result<App, graceful_rt::BoxError> {
-///     let tasks = Tasks::new(&shutdown);
+///     let tasks = Tasks::new(shutdown.clone());
 ///     tasks.spawn("mailer", mailer(shutdown.clone()))?;
 ///     shutdown.requested().await;
 ///     Ok(App { tasks })
@@ -116,12 +116,16 @@ impl fmt::Display for SpawnError {
 impl std::error::Error for SpawnError {}
 
 impl Tasks {
-    /// An empty set of tasks, supervised by `shutdown`.
+    /// An empty set of tasks, supervised by `shutdown`: a task that
+    /// fails starts it, and no task is spawned once it has begun.
+    ///
+    /// It takes the handle by value, as `Readiness::new`, `DrainLayer::new`
+    /// and `http::serve` do: pass `shutdown.clone()` to keep one.
     #[must_use]
-    pub fn new(shutdown: &Shutdown) -> Tasks {
+    pub fn new(shutdown: Shutdown) -> Tasks {
         Tasks {
             inner: Arc::new(Inner {
-                shutdown: shutdown.clone(),
+                shutdown,
                 tasks: Mutex::new(Vec::new()),
             }),
         }
@@ -168,7 +172,7 @@ impl Tasks {
             let ended = match CatchUnwind(Box::pin(task)).await {
                 Ok(Ok(())) => Ended::Finished,
                 Ok(Err(error)) => Ended::Failed(error_chain(&*error.into())),
-                Err(message) => Ended::Panicked(message),
+                Err(payload) => Ended::Panicked(panic_message(&*payload)),
             };
             inner.ended(&record, ended);
         });
@@ -300,7 +304,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_task_starts_the_shutdown_naming_it() {
         let shutdown = shutdown();
-        let tasks = Tasks::new(&shutdown);
+        let tasks = Tasks::new(shutdown.clone());
         tasks
             .spawn("ok", async { Ok::<(), std::io::Error>(()) })
             .unwrap();
@@ -319,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn a_spawn_after_the_shutdown_began_is_refused() {
         let shutdown = shutdown();
-        let tasks = Tasks::new(&shutdown);
+        let tasks = Tasks::new(shutdown.clone());
         shutdown.trigger();
         let error = tasks
             .spawn("late", async { Ok::<(), std::io::Error>(()) })
@@ -332,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn closing_waits_for_every_task_and_keeps_their_names() {
         let shutdown = shutdown();
-        let tasks = Tasks::new(&shutdown);
+        let tasks = Tasks::new(shutdown.clone());
         for name in ["worker", "worker", "indexer"] {
             let shutdown = shutdown.clone();
             tasks

@@ -32,7 +32,7 @@ use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use crate::Shutdown;
-use crate::shutdown::Requested;
+use crate::shutdown::{Draining, Requested};
 
 /// A [`HealthReporter`] and the health service it reports to, both wired to
 /// `shutdown`: see the [module documentation](super). Serve the service
@@ -156,7 +156,7 @@ enum Stage {
     /// Passing the reporter's statuses on, until the shutdown begins.
     Serving(Requested),
     /// `NOT_SERVING` sent; ends when draining begins.
-    Stopping(Pin<Box<dyn Future<Output = ()> + Send>>),
+    Stopping(Draining),
     Ended,
 }
 
@@ -180,9 +180,7 @@ impl Stream for WatchStream {
                 // The shutdown first: a watch opened during the lame duck
                 // starts with NOT_SERVING, whatever the reporter last said.
                 if Pin::new(requested).poll(cx).is_ready() {
-                    let shutdown = this.shutdown.clone();
-                    this.stage =
-                        Stage::Stopping(Box::pin(async move { shutdown.draining().await }));
+                    this.stage = Stage::Stopping(this.shutdown.draining());
                     return Poll::Ready(Some(Ok(not_serving())));
                 }
                 let status = ready!(Pin::new(&mut this.statuses).poll_next(cx));
@@ -193,7 +191,7 @@ impl Stream for WatchStream {
             }
             // The reporter is no longer read: nothing it says now is true.
             Stage::Stopping(draining) => {
-                ready!(draining.as_mut().poll(cx));
+                ready!(Pin::new(draining).poll(cx));
                 this.stage = Stage::Ended;
                 Poll::Ready(Some(Err(Status::unavailable("server is shutting down"))))
             }

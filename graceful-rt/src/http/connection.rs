@@ -139,7 +139,8 @@ impl Activity {
 
     /// Bytes went out to the socket: while draining, the client is reading,
     /// so it is not unresponsive (a long response read slowly is not cut
-    /// at [`CLIENT_BOUND`](super::CLIENT_BOUND) after its last frame).
+    /// at the [`client_bound`](super::Serve::client_bound) after its last
+    /// frame).
     fn wrote(&self) {
         self.announce();
     }
@@ -368,8 +369,9 @@ fn is_plain_socket<T: 'static>(io: &T) -> bool {
 /// nothing reaches hyper, and those bytes are activity all the same. Each
 /// wake of the reader (bytes, or the end, arrived below) touches the
 /// connection, so a handshake in progress when draining begins is not
-/// closed as idle; it is bounded by [`CLIENT_BOUND`](super::CLIENT_BOUND)
-/// like any client that has not sent its request. The connection's task
+/// closed as idle; it is bounded by the
+/// [`client_bound`](super::Serve::client_bound) like any client that has
+/// not sent its request. The connection's task
 /// is woken for other reasons too, which is why its own waker cannot tell.
 struct SocketWake {
     activity: Arc<Activity>,

@@ -31,13 +31,13 @@
 //!      connection closes after its last stream.
 //!    - **HTTP/1.1** idle keep-alive connections, and connections that have
 //!      sent nothing yet, are held for their client's next request for
-//!      [`KEEP_ALIVE_HOLD`] ([`Serve::keep_alive_hold`]): a request that
+//!      [`Serve::keep_alive_hold`] (500 ms by default): a request that
 //!      arrives is answered, with `Connection: close`. Then they close
 //!      cleanly: their reads end, and hyper shuts them down as it would
 //!      for a client that left (a FIN; over TLS, a close_notify first). A
 //!      connection accepted, or whose last response was sent, within the
-//!      last [`IDLE_GRACE`] may have a request on the wire: it gets at
-//!      least the rest of the grace to deliver it.
+//!      last [`Serve::idle_grace`] (100 ms by default) may have a request
+//!      on the wire: it gets at least the rest of the grace to deliver it.
 //!      One with part of a request head received waits for the rest (see
 //!      6). A connection with a request in flight closes after its
 //!      response, which says `Connection: close`.
@@ -62,17 +62,18 @@
 //! 6. **Clients that do not cooperate are bounded.** While a connection
 //!    has no request in flight it waits on its client: for the rest of a
 //!    request head, the answer to the GOAWAY PING, a read. That wait lasts
-//!    at most [`CLIENT_BOUND`] (1 s), then the connection is closed without
-//!    a response (a `408` would race the rest of the client's request and
-//!    be lost to the reset that follows; a request whose head never
-//!    arrived was never processed, and a client retries it). Such closes
-//!    are counted in [`Drained::unresponsive`].
+//!    at most [`Serve::client_bound`] (1 s by default), then the
+//!    connection is closed without a response (a `408` would race the rest
+//!    of the client's request and be lost to the reset that follows; a
+//!    request whose head never arrived was never processed, and a client
+//!    retries it). Such closes are counted in [`Drained::unresponsive`].
 //! 7. **The drain deadline** (the shutdown deadline minus the cleanup
 //!    reserve) closes whatever is still open, upgraded connections
 //!    (WebSocket) included, so the cleanup always runs inside the timeout;
 //!    every request whose head had arrived and whose response had not
-//!    ended is counted as cut, and the exit code is then 3. [`CALL_END_LEAD`]
-//!    before it, the **gRPC calls** still running are ended by the server
+//!    ended is counted as cut, and the exit code is then 3.
+//!    [`Serve::call_end_lead`] (50 ms by default) before it, the **gRPC
+//!    calls** still running are ended by the server
 //!    with `grpc-status: 14` (UNAVAILABLE, "server is shutting down"): a
 //!    trailers-only answer when the handler has not answered, trailers
 //!    after the message in progress when the response streams. Their
@@ -140,32 +141,14 @@ pub use stats::DrainStats;
 
 use std::time::Duration;
 
-/// How long an HTTP/1.1 connection that carried bytes must then stay quiet
-/// before draining closes it at once. A connection used more recently may
-/// have a request on the wire; closing it would lose that request.
-/// (HTTP/2 has no such grace: GOAWAY tells the client which of its streams
-/// were accepted, so it is sent at once.)
-pub const IDLE_GRACE: Duration = Duration::from_millis(100);
+/// The default of [`Serve::idle_grace`].
+const IDLE_GRACE: Duration = Duration::from_millis(100);
 
-/// The default of [`Serve::keep_alive_hold`]: how long draining keeps an
-/// idle HTTP/1.1 keep-alive connection open for its client's next
-/// request, from the start of the drain.
-pub const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
+/// The default of [`Serve::keep_alive_hold`].
+const KEEP_ALIVE_HOLD: Duration = Duration::from_millis(500);
 
-/// How long draining waits on a client while its connection has no
-/// request in flight: for the rest of a request head it started to send,
-/// for its answer to the PING of HTTP/2's two-step GOAWAY, for it to read
-/// what the server wrote. Counted from the start of the drain, or from the
-/// end of the connection's last request; past it, the connection is closed
-/// (and counted in [`Drained::unresponsive`]). A cooperative client needs a
-/// round trip; a second is far more than that on any network a server is
-/// deployed to, and a small part of any shutdown budget. Requests in flight
-/// are not bounded by it: they have until the drain deadline.
-pub const CLIENT_BOUND: Duration = Duration::from_secs(1);
+/// The default of [`Serve::client_bound`].
+const CLIENT_BOUND: Duration = Duration::from_secs(1);
 
-/// How long before the drain deadline (or the end of an aged connection's
-/// grace) the gRPC calls still running are ended with `UNAVAILABLE`: time
-/// for their trailers to reach the client, and for the connection, with no
-/// stream left, to close by its protocol before it is cut. A few round
-/// trips on any network a server is deployed to.
-pub const CALL_END_LEAD: Duration = Duration::from_millis(50);
+/// The default of [`Serve::call_end_lead`].
+const CALL_END_LEAD: Duration = Duration::from_millis(50);

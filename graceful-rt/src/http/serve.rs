@@ -94,7 +94,10 @@ where
         listener,
         app: app.prepare(),
         shutdown,
-        stats: DrainStats::default(),
+        stats: DrainStats {
+            state: Arc::default(),
+            connections: Arc::default(),
+        },
         settings: Settings::default(),
     }
 }
@@ -130,6 +133,10 @@ struct Settings {
     age: Option<Duration>,
     age_grace: Option<Duration>,
     keep_alive_hold: Duration,
+    idle_grace: Duration,
+    /// Never zero: [`Serve::client_bound`] refuses it.
+    client_bound: Duration,
+    call_end_lead: Duration,
 }
 
 impl Default for Settings {
@@ -139,8 +146,37 @@ impl Default for Settings {
             age: None,
             age_grace: None,
             keep_alive_hold: KEEP_ALIVE_HOLD,
+            idle_grace: IDLE_GRACE,
+            client_bound: CLIENT_BOUND,
+            call_end_lead: CALL_END_LEAD,
         }
     }
+}
+
+impl Settings {
+    /// The drain's settings with their bounds applied, whatever order they
+    /// were given in: the grace at most the client bound, the hold at most
+    /// the client bound less the grace.
+    fn drain(&self) -> DrainSettings {
+        let idle_grace = self.idle_grace.min(self.client_bound);
+        DrainSettings {
+            idle_grace,
+            client_bound: self.client_bound,
+            keep_alive_hold: self
+                .keep_alive_hold
+                .min(self.client_bound.saturating_sub(idle_grace)),
+            call_end_lead: self.call_end_lead,
+        }
+    }
+}
+
+/// What each connection's drain goes by: [`Settings::drain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DrainSettings {
+    idle_grace: Duration,
+    client_bound: Duration,
+    keep_alive_hold: Duration,
+    call_end_lead: Duration,
 }
 
 impl<L, M> Serve<L, M> {
@@ -182,7 +218,8 @@ impl<L, M> Serve<L, M> {
     /// How long a connection closed for its age has to finish its streams
     /// after the GOAWAY (default: as long as they take). Past it, its gRPC
     /// calls end with `UNAVAILABLE` (so their clients retry them), and the
-    /// connection is closed [`CALL_END_LEAD`] later. gRFC A9's
+    /// connection is closed [`call_end_lead`](Serve::call_end_lead) later
+    /// (at once, its calls cut with it, when the lead is zero). gRFC A9's
     /// `MAX_CONNECTION_AGE_GRACE`.
     pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
         self.settings.age_grace = Some(grace);
@@ -192,7 +229,7 @@ impl<L, M> Serve<L, M> {
     /// How long draining keeps an idle HTTP/1.1 keep-alive connection
     /// open, counted from the start of the drain, for its client's next
     /// request: that request is answered, with `Connection: close`, and
-    /// the connection then closes. Default: [`KEEP_ALIVE_HOLD`].
+    /// the connection then closes. Default: half a second (500 ms).
     ///
     /// A client that takes a pooled connection without checking it first
     /// (Python's `http.client` and `requests`, and most clients on a
@@ -201,12 +238,102 @@ impl<L, M> Serve<L, M> {
     /// connection: closed, the request is lost; held, it is answered. The
     /// price is the exit: idle pools hold it for up to the hold.
     /// `Duration::ZERO` closes each idle connection once it has been quiet
-    /// for [`IDLE_GRACE`]. The hold is part of the drain's wait on clients,
-    /// which [`CLIENT_BOUND`] bounds: it is capped at `CLIENT_BOUND` less
-    /// `IDLE_GRACE` (900 ms), so that a client then still has a moment to
-    /// see the close.
+    /// for the [`idle_grace`](Serve::idle_grace).
+    ///
+    /// The hold is part of the drain's wait on clients, which the
+    /// [`client_bound`](Serve::client_bound) bounds: it is capped at the
+    /// client bound less the idle grace (900 ms with the defaults), so
+    /// that a client then still has a moment to see the close. A longer
+    /// hold is capped there, whatever order the settings are given in.
     pub fn keep_alive_hold(mut self, hold: Duration) -> Self {
         self.settings.keep_alive_hold = hold;
+        self
+    }
+
+    /// How long an HTTP/1.1 connection must have been quiet (since it was
+    /// accepted, or since its last response was sent) for draining to
+    /// close it as idle. Default: a tenth of a second (100 ms).
+    ///
+    /// A connection used more recently may have its client's next request
+    /// on the wire, and closing it would lose that request: it gets the
+    /// rest of the grace to deliver it, and a request that arrives is
+    /// answered, with `Connection: close`. A longer grace covers a slower
+    /// path to the clients, at the price of the exit: every connection
+    /// used within the grace holds the drain up for the rest of it.
+    /// `Duration::ZERO` closes idle connections at once, racing whatever
+    /// request is on its way. (HTTP/2 has no such grace: GOAWAY tells the
+    /// client which of its streams were accepted, so it is sent at once.)
+    ///
+    /// The grace is a wait on the client, which the
+    /// [`client_bound`](Serve::client_bound) bounds: a longer grace is
+    /// capped at the client bound, whatever order the settings are given
+    /// in. The [`keep_alive_hold`](Serve::keep_alive_hold) gets what the
+    /// grace leaves of the bound.
+    pub fn idle_grace(mut self, grace: Duration) -> Self {
+        self.settings.idle_grace = grace;
+        self
+    }
+
+    /// How long draining waits on a client while its connection has no
+    /// request in flight: for the rest of a request head it started to
+    /// send (or of a TLS handshake), for its answer to the PING of
+    /// HTTP/2's two-step GOAWAY, for it to read what the server wrote.
+    /// Counted from the start of the drain, or from the end of the
+    /// connection's last request; past it, the connection is closed
+    /// without a response, and counted in
+    /// [`Drained::unresponsive`](crate::http::Drained::unresponsive).
+    /// Default: one second (1 s).
+    ///
+    /// A cooperative client needs a round trip: a second is far more than
+    /// that on any network a server is deployed to, and a small part of
+    /// any shutdown budget. A longer bound waits out slower clients, at
+    /// the price of the exit, which a client that never answers holds up
+    /// for the whole bound; a shorter one closes on clients that are slow
+    /// but would have answered. Requests in flight are not bounded by it:
+    /// they have until the drain deadline.
+    ///
+    /// It bounds the drain's other waits on clients too: the
+    /// [`idle_grace`](Serve::idle_grace) is capped at it, and the
+    /// [`keep_alive_hold`](Serve::keep_alive_hold) at it less the grace.
+    ///
+    /// # Panics
+    ///
+    /// If `bound` is zero: no client answers in no time, so every
+    /// connection would be closed as unresponsive the moment the drain
+    /// began, HTTP/2's included (its GOAWAY waits for a PING's answer),
+    /// with the requests on their way.
+    pub fn client_bound(mut self, bound: Duration) -> Self {
+        assert!(
+            !bound.is_zero(),
+            "Serve::client_bound must be more than zero: no client answers in no time"
+        );
+        self.settings.client_bound = bound;
+        self
+    }
+
+    /// How long before the drain deadline the gRPC calls still running
+    /// are ended with `grpc-status: 14` (UNAVAILABLE, "server is shutting
+    /// down"), which their clients retry; and how long a connection closed
+    /// for its age has, once its grace is over and its calls are ended,
+    /// before it is closed (see
+    /// [`max_connection_age_grace`](Serve::max_connection_age_grace)).
+    /// Default: a twentieth of a second (50 ms).
+    ///
+    /// The lead is time for the calls' trailers to reach their clients,
+    /// and for the connection, with no stream left, to close by its
+    /// protocol before it is cut: a few round trips on any network a
+    /// server is deployed to. A longer lead suits a slower path, at the
+    /// price of ending calls earlier, when some would still have finished
+    /// in time; a lead longer than the whole drain ends them as soon as
+    /// draining begins.
+    ///
+    /// `Duration::ZERO` ends no call: a call still running at the drain
+    /// deadline (or at the end of an aged connection's grace) is cut with
+    /// its connection, like any other request, and its client sees a
+    /// broken stream (which tonic's client reports as UNKNOWN, and no
+    /// retry policy retries).
+    pub fn call_end_lead(mut self, lead: Duration) -> Self {
+        self.settings.call_end_lead = lead;
         self
     }
 }
@@ -218,9 +345,6 @@ impl<L, M> std::fmt::Debug for Serve<L, M> {
             .finish_non_exhaustive()
     }
 }
-
-/// The longest [`Serve::keep_alive_hold`].
-const MAX_KEEP_ALIVE_HOLD: Duration = CLIENT_BOUND.saturating_sub(IDLE_GRACE);
 
 /// How often, at most, the drain's progress goes to the service manager.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -283,7 +407,8 @@ where
     // queued in a backlog that is about to be reset.
     stats.state.enter(Phase::Draining);
     let start = DrainStart::now(&stats, &shutdown);
-    let cut = wait_or_cut(&stats, &shutdown, start.deadline).await;
+    let drain = settings.drain();
+    let cut = wait_or_cut(&stats, &shutdown, start.deadline, drain.call_end_lead).await;
     let drained = Drained {
         in_flight: start.in_flight,
         connections: start.connections,
@@ -294,7 +419,7 @@ where
         unresponsive: stats.state.unresponsive.load(Ordering::Acquire),
         elapsed: start.at.elapsed(),
     };
-    log_drained(&drained);
+    log_drained(&drained, drain.client_bound);
     if let Some(process) = shutdown.process() {
         process.drained(&drained);
     }
@@ -309,6 +434,7 @@ struct Acceptor<M> {
     state: Arc<ServerState>,
     connections: Arc<Connections>,
     settings: Settings,
+    drain: DrainSettings,
 }
 
 impl<M> Acceptor<M> {
@@ -322,6 +448,7 @@ impl<M> Acceptor<M> {
             state: Arc::clone(&stats.state),
             connections: Arc::clone(&stats.connections),
             settings,
+            drain: settings.drain(),
         }
     }
 
@@ -355,7 +482,7 @@ impl<M> Acceptor<M> {
             activity,
             Arc::clone(&self.state),
             age,
-            self.settings.keep_alive_hold,
+            self.drain,
         ));
     }
 }
@@ -470,7 +597,7 @@ impl DrainStart {
 /// What the drain deadline ended: see [`wait_or_cut`].
 #[derive(Clone, Copy, Debug, Default)]
 struct Cut {
-    /// gRPC calls ended with UNAVAILABLE, [`CALL_END_LEAD`] before it.
+    /// gRPC calls ended with UNAVAILABLE, [`Serve::call_end_lead`] before it.
     calls_ended: usize,
     /// Requests still in flight at the deadline.
     requests: usize,
@@ -480,18 +607,23 @@ struct Cut {
 
 /// Waits until every connection has closed, or cuts what is open at the
 /// drain `deadline`; each close is progress, reported to the service
-/// manager now and then. [`CALL_END_LEAD`] before the deadline, the gRPC
+/// manager now and then. `call_end_lead` before the deadline, the gRPC
 /// calls still running are ended with UNAVAILABLE, so that their trailers
-/// reach their clients before the cut.
-async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant) -> Cut {
+/// reach their clients before the cut; with no lead, none is.
+async fn wait_or_cut(
+    stats: &DrainStats,
+    shutdown: &Shutdown,
+    deadline: Instant,
+    call_end_lead: Duration,
+) -> Cut {
     let state = &stats.state;
     let ended_before = state.calls_ended.load(Ordering::Acquire);
     let calls_ended = || state.calls_ended.load(Ordering::Acquire) - ended_before;
     let end_calls_at = deadline
-        .checked_sub(CALL_END_LEAD)
+        .checked_sub(call_end_lead)
         .unwrap_or(deadline)
         .max(Instant::now());
-    let mut calls_told = false;
+    let mut calls_told = call_end_lead.is_zero();
     let mut reported: Option<Instant> = None;
     loop {
         let closed_one = state.connection_closes();
@@ -524,7 +656,7 @@ async fn wait_or_cut(stats: &DrainStats, shutdown: &Shutdown, deadline: Instant)
 }
 
 /// The drain's last log lines.
-fn log_drained(drained: &Drained) {
+fn log_drained(drained: &Drained, client_bound: Duration) {
     if drained.unresponsive > 0 {
         log::info!(
             "closed {} {} whose {} held {} for {} without a request",
@@ -532,7 +664,7 @@ fn log_drained(drained: &Drained) {
             plural(drained.unresponsive, "connection", "connections"),
             plural(drained.unresponsive, "client", "clients"),
             plural(drained.unresponsive, "it", "them"),
-            duration::display(CLIENT_BOUND),
+            duration::display(client_bound),
         );
     }
     if drained.calls_ended > 0 {
@@ -582,7 +714,7 @@ async fn connection<Io, S, B>(
     activity: Arc<Activity>,
     state: Arc<ServerState>,
     age: Option<Age>,
-    keep_alive_hold: Duration,
+    drain_settings: DrainSettings,
 ) where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: RequestService<B>,
@@ -603,9 +735,12 @@ async fn connection<Io, S, B>(
                 ended = connection.as_mut() => return ended_with(ended),
                 () = state.draining() => {}
                 () = sleep_until_some(grace_end) => {
-                    activity.end_calls();
-                    if let Ok(ended) = tokio::time::timeout(CALL_END_LEAD, connection.as_mut()).await {
-                        ended_with(ended);
+                    let lead = drain_settings.call_end_lead;
+                    if !lead.is_zero() {
+                        activity.end_calls();
+                        if let Ok(ended) = tokio::time::timeout(lead, connection.as_mut()).await {
+                            ended_with(ended);
+                        }
                     }
                     return; // Dropping the connection closes its socket.
                 }
@@ -614,7 +749,7 @@ async fn connection<Io, S, B>(
     }
     // Dropping the connection (unresponsive, or cut) closes its socket.
     tokio::select! {
-        closed = drain(connection, &activity, keep_alive_hold, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
+        closed = drain(connection, &activity, drain_settings, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
             state.unresponsive.fetch_add(1, Ordering::AcqRel);
         },
         () = activity.cut_requested() => {}
@@ -647,8 +782,8 @@ async fn sleep_until_some(until: Option<Instant>) {
 enum Closed {
     /// By its protocol: after its last response, or idle.
     ByProtocol,
-    /// By the server: its client held it for [`CLIENT_BOUND`] without a
-    /// request in flight.
+    /// By the server: its client held it for the
+    /// [`client_bound`](Serve::client_bound) without a request in flight.
     Unresponsive,
 }
 
@@ -659,8 +794,8 @@ enum Closed {
 ///   closes the connection after its last stream.
 /// - **HTTP/1.1** is asked at once when a request is in flight (its
 ///   response says `Connection: close`), or when it is idle: accepted, or
-///   its last response sent, [`IDLE_GRACE`] ago or more, and held for its
-///   client's next request for `keep_alive_hold` from the start of the
+///   its last response sent, the idle grace ago or more, and held for its
+///   client's next request for the keep-alive hold from the start of the
 ///   drain (closed then). One used more recently may have a request on the
 ///   wire, and gets the rest of the grace to deliver it; one with part of
 ///   a request head received waits for the rest (bounded, as below),
@@ -668,19 +803,26 @@ enum Closed {
 ///
 /// While no request is in flight, the connection waits on its client: for
 /// the rest of a request head, the answer to the GOAWAY PING, or a read.
-/// That wait is bounded by [`CLIENT_BOUND`], counted from the start of the
+/// That wait is bounded by the client bound, counted from the start of the
 /// drain or the end of its last request; past it, the connection is
 /// dropped. A request in flight is waited for until the drain deadline.
+/// (The settings are [`Serve`]'s, with their bounds applied.)
 async fn drain<C: Future<Output = Result<(), BoxError>>>(
     mut connection: Pin<&mut C>,
     activity: &Activity,
-    keep_alive_hold: Duration,
+    settings: DrainSettings,
     ask_to_close: impl Fn(Pin<&mut C>),
 ) -> Closed {
+    let DrainSettings {
+        idle_grace,
+        client_bound,
+        keep_alive_hold,
+        call_end_lead: _,
+    } = settings;
     activity.watch();
     let mut asked = false;
     let mut quiet_since = Instant::now();
-    let held_until = quiet_since + keep_alive_hold.min(MAX_KEEP_ALIVE_HOLD);
+    let held_until = quiet_since + keep_alive_hold;
     loop {
         let changed = activity.changed();
         let mut changed = pin!(changed);
@@ -692,19 +834,19 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
             if activity.is_http2() || in_flight > 0 {
                 ask_to_close(connection.as_mut());
                 asked = true;
-            } else if !head_pending && idle_for >= IDLE_GRACE && Instant::now() >= held_until {
+            } else if !head_pending && idle_for >= idle_grace && Instant::now() >= held_until {
                 // Idle HTTP/1.1, or a connection that has sent nothing yet.
                 activity.end_reads();
                 asked = true;
             }
         }
-        let client_bound = quiet_since + CLIENT_BOUND;
+        let bound_at = quiet_since + client_bound;
         let wake = match (in_flight, asked) {
-            (0, true) => Some(client_bound),
-            (0, false) if head_pending => Some(client_bound),
+            (0, true) => Some(bound_at),
+            (0, false) if head_pending => Some(bound_at),
             // Idle: closed once quiet for the grace, and no longer held.
             (0, false) => {
-                Some((Instant::now() + IDLE_GRACE.saturating_sub(idle_for)).max(held_until))
+                Some((Instant::now() + idle_grace.saturating_sub(idle_for)).max(held_until))
             }
             _ => None,
         };
@@ -714,9 +856,9 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
                 return Closed::ByProtocol;
             }
             () = changed => quiet_since = Instant::now(),
-            () = tokio::time::sleep_until(wake.unwrap_or(client_bound).into()), if wake.is_some() => {
+            () = tokio::time::sleep_until(wake.unwrap_or(bound_at).into()), if wake.is_some() => {
                 let waiting_on_client = asked || activity.head_pending();
-                if activity.in_flight() == 0 && waiting_on_client && quiet_since.elapsed() >= CLIENT_BOUND {
+                if activity.in_flight() == 0 && waiting_on_client && quiet_since.elapsed() >= client_bound {
                     return Closed::Unresponsive;
                 }
             }
@@ -736,4 +878,93 @@ fn ended_with(ended: Result<(), BoxError>) {
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
     if count == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Serve` on a loopback listener, for its settings.
+    async fn server() -> Serve<tokio::net::TcpListener, axum::routing::IntoMakeService<axum::Router>>
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        serve(
+            listener,
+            axum::Router::new().into_make_service(),
+            Shutdown::new(Duration::from_secs(1)),
+        )
+    }
+
+    fn drain_settings<L, M>(serve: &Serve<L, M>) -> DrainSettings {
+        serve.settings.drain()
+    }
+
+    #[tokio::test]
+    async fn the_defaults_are_the_documented_ones() {
+        assert_eq!(
+            drain_settings(&server().await),
+            DrainSettings {
+                idle_grace: Duration::from_millis(100),
+                client_bound: Duration::from_secs(1),
+                keep_alive_hold: Duration::from_millis(500),
+                call_end_lead: Duration::from_millis(50),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn the_hold_is_capped_at_the_client_bound_less_the_grace_in_any_order() {
+        let long = Duration::from_secs(5);
+        // The cap of the defaults: 1 s less 100 ms.
+        let held = drain_settings(&server().await.keep_alive_hold(long));
+        assert_eq!(held.keep_alive_hold, Duration::from_millis(900));
+        // Computed from the settings, whichever comes first.
+        let before = server()
+            .await
+            .keep_alive_hold(long)
+            .client_bound(Duration::from_millis(300))
+            .idle_grace(Duration::from_millis(50));
+        let after = server()
+            .await
+            .idle_grace(Duration::from_millis(50))
+            .client_bound(Duration::from_millis(300))
+            .keep_alive_hold(long);
+        for settings in [drain_settings(&before), drain_settings(&after)] {
+            assert_eq!(settings.keep_alive_hold, Duration::from_millis(250));
+            assert_eq!(settings.idle_grace, Duration::from_millis(50));
+            assert_eq!(settings.client_bound, Duration::from_millis(300));
+        }
+        // A hold within the cap is kept as given.
+        let short = drain_settings(&server().await.keep_alive_hold(Duration::from_millis(20)));
+        assert_eq!(short.keep_alive_hold, Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn the_grace_is_capped_at_the_client_bound_leaving_no_hold() {
+        let settings = drain_settings(
+            &server()
+                .await
+                .idle_grace(Duration::from_secs(3))
+                .client_bound(Duration::from_secs(2)),
+        );
+        assert_eq!(settings.idle_grace, Duration::from_secs(2));
+        assert_eq!(settings.keep_alive_hold, Duration::ZERO);
+        let zero = drain_settings(&server().await.idle_grace(Duration::ZERO));
+        assert_eq!(zero.idle_grace, Duration::ZERO);
+        assert_eq!(zero.keep_alive_hold, Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn the_lead_is_kept_as_given_zero_included() {
+        for lead in [Duration::ZERO, Duration::from_secs(30)] {
+            let settings = drain_settings(&server().await.call_end_lead(lead));
+            assert_eq!(settings.call_end_lead, lead);
+        }
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "Serve::client_bound must be more than zero")]
+    async fn a_zero_client_bound_panics() {
+        let _ = server().await.client_bound(Duration::ZERO);
+    }
 }

@@ -39,7 +39,8 @@ pub(crate) struct ServerState {
     pub(crate) connections: AtomicUsize,
     pub(crate) late: AtomicUsize,
     /// Connections closed during the drain because their client held them
-    /// for [`CLIENT_BOUND`](super::CLIENT_BOUND) without a request.
+    /// for the [`client_bound`](super::Serve::client_bound) without a
+    /// request.
     pub(crate) unresponsive: AtomicUsize,
     /// gRPC calls ended with `UNAVAILABLE` shortly before the drain
     /// deadline, or at the end of a connection's age grace.

@@ -9,7 +9,12 @@ use super::state::ServerState;
 
 /// Live counts of a server's requests and connections, readable while it
 /// runs and drains. Cheap to clone.
-#[derive(Clone, Debug, Default)]
+///
+/// Made by a server: [`Serve::stats`](super::Serve::stats) and
+/// [`DrainLayer::stats`](super::DrainLayer::stats). There is no other way
+/// to make one (no `Default`): a `DrainStats` that no server counts into
+/// would read 0 forever.
+#[derive(Clone, Debug)]
 pub struct DrainStats {
     pub(crate) state: Arc<ServerState>,
     /// The connections of a [`serve`](super::serve); empty for a

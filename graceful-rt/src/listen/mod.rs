@@ -1,6 +1,10 @@
-//! Listeners for [`http::serve`](crate::http::serve), made the way a
-//! process that restarts needs them: taken from the service manager when
-//! it passed one (systemd's socket activation), bound otherwise.
+//! Listeners made the way a process that restarts needs them: taken from
+//! the service manager when it passed one (systemd's socket activation),
+//! bound otherwise (feature `listen`). They are tokio's own listeners, for
+//! any server on tokio: `http::serve` (feature `axum`, which enables
+//! `listen`) takes them as they are, and so do tonic's transport
+//! (`serve_with_incoming`, through a `TcpListenerStream`) and an accept
+//! loop of your own.
 //!
 //! Under a systemd `.socket` unit, systemd owns the listening socket and
 //! passes it to the service (`LISTEN_PID`, `LISTEN_FDS`,
@@ -37,17 +41,28 @@ use crate::process::passed::{self, Passed};
 ///
 /// # Examples
 ///
+/// An accept loop of its own, which stops accepting when draining begins
+/// (with axum, `graceful_rt::http::serve(listener, app, shutdown)` takes
+/// the listener instead):
+///
 /// ```no_run
-/// use axum::{Router, routing::get};
 /// use graceful_rt::{Shutdown, graceful_main};
+/// use tokio::io::AsyncWriteExt as _;
 ///
 /// #[graceful_main(timeout = "10s")]
 /// async fn main(shutdown: Shutdown) -> std::io::Result<()> {
-///     let app = Router::new().route("/", get(|| async { "hello" }));
 ///     // Under systemd with a .socket unit, its socket; otherwise bound here.
 ///     let listener = graceful_rt::listen::tcp("127.0.0.1:3000").await?;
-///     graceful_rt::http::serve(listener, app, shutdown).await?;
-///     Ok(())
+///     shutdown.ready();
+///     loop {
+///         tokio::select! {
+///             accepted = listener.accept() => {
+///                 let (mut stream, _) = accepted?;
+///                 tokio::spawn(async move { stream.write_all(b"hello\n").await });
+///             }
+///             () = shutdown.draining() => return Ok(()),
+///         }
+///     }
 /// }
 /// ```
 pub async fn tcp(addr: impl tokio::net::ToSocketAddrs) -> io::Result<tokio::net::TcpListener> {
@@ -69,6 +84,7 @@ fn listening(
     kind: &str,
     is_kind: impl Fn(&socket2::SockAddr) -> bool,
 ) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::from(socket);
     let wrong = |why: &str| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -112,8 +128,9 @@ fn listening(
 /// replaced. One that a process still accepts on is left alone, and the
 /// error says so, as is anything at `path` that is not a socket.
 ///
-/// [`serve`](crate::http::serve) leaves the file in place when it stops
-/// accepting: connections to it are then refused, as they are on a closed
+/// `http::serve` (feature `axum`) leaves the file in place when it stops
+/// accepting, and so should a server of your own: connections to it are
+/// then refused, as they are on a closed
 /// TCP port, and the file may no longer be this process's to remove (a
 /// listener handed over by systemd's socket activation, or to the next
 /// process, is still being served from).
@@ -127,16 +144,32 @@ fn listening(
 ///
 /// # Examples
 ///
+/// An accept loop of its own (with axum,
+/// `graceful_rt::http::serve(listener, app, shutdown)` takes the listener
+/// instead):
+///
 /// ```no_run
-/// use axum::{Router, routing::get};
 /// use graceful_rt::{Shutdown, graceful_main};
+/// use tokio::net::UnixStream;
+///
+/// async fn answer(stream: UnixStream) {
+///     // ...
+/// #   drop(stream);
+/// }
 ///
 /// #[graceful_main(timeout = "10s")]
 /// async fn main(shutdown: Shutdown) -> std::io::Result<()> {
-///     let app = Router::new().route("/", get(|| async { "hello over a Unix socket" }));
-///     let listener = graceful_rt::listen::unix("/run/my-service/http.sock")?;
-///     graceful_rt::http::serve(listener, app, shutdown).await?;
-///     Ok(())
+///     let listener = graceful_rt::listen::unix("/run/my-service/api.sock")?;
+///     shutdown.ready();
+///     loop {
+///         tokio::select! {
+///             accepted = listener.accept() => {
+///                 let (stream, _) = accepted?;
+///                 tokio::spawn(answer(stream));
+///             }
+///             () = shutdown.draining() => return Ok(()),
+///         }
+///     }
 /// }
 /// ```
 pub fn unix(path: impl AsRef<Path>) -> io::Result<tokio::net::UnixListener> {

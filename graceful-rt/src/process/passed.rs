@@ -12,10 +12,12 @@
 //!   which this process tells it that it is ready.
 //!
 //! Listening sockets are taken in order, one per call of
-//! [`listen`](crate::listen).
+//! [`listen`](crate::listen) (feature `listen`). What the upgrade needs
+//! (its predecessor, the readiness channel, closing what was not taken)
+//! is here whatever the features.
 
 use std::io;
-use std::os::fd::{FromRawFd as _, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, FromRawFd as _, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
@@ -28,11 +30,11 @@ pub(crate) const LISTEN_FDS_VAR: &str = "GRACEFUL_LISTEN_FDS";
 /// The socket on which the new process says it is ready.
 pub(crate) const READY_FD_VAR: &str = "GRACEFUL_UPGRADE_READY_FD";
 
-/// A listening socket passed to this process.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+/// A listening socket passed to this process, owned, close-on-exec.
+#[cfg_attr(not(feature = "listen"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct Passed {
-    pub(crate) socket: socket2::Socket,
+    pub(crate) socket: OwnedFd,
     /// Its descriptor and where it came from, for messages: `the socket
     /// passed as fd 3 ("http")`.
     pub(crate) what: String,
@@ -123,13 +125,13 @@ fn from_predecessor(from: u32) -> Result<Inherited, String> {
 }
 
 /// Takes the next listening socket passed to this process, if one is left
-/// (for `listen`, of the `axum` feature).
+/// (for `listen`, of the `listen` feature).
 ///
 /// # Errors
 ///
 /// When the variables are malformed, or the descriptor is not an open
 /// socket.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+#[cfg_attr(not(feature = "listen"), allow(dead_code))]
 pub(crate) fn take_listener() -> io::Result<Option<Passed>> {
     let mut inherited = inherited().lock().unwrap_or_else(PoisonError::into_inner);
     let inherited = match &mut *inherited {
@@ -145,10 +147,7 @@ pub(crate) fn take_listener() -> io::Result<Option<Passed>> {
             format!("{what} is not an open socket: check the unit's Sockets= and LISTEN_FDS"),
         )
     })?;
-    Ok(Some(Passed {
-        socket: socket2::Socket::from(socket),
-        what,
-    }))
+    Ok(Some(Passed { socket, what }))
 }
 
 /// Takes the socket on which this process tells the one it upgrades that
@@ -205,8 +204,25 @@ fn own(fd: RawFd) -> Option<OwnedFd> {
     // sockets through it only).
     #[allow(unsafe_code)]
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let _ = socket2::SockRef::from(&owned).set_cloexec(true);
+    close_on_exec(owned.as_fd());
     Some(owned)
+}
+
+/// Sets close-on-exec on `fd`, as on every descriptor the process opens
+/// itself: a process this one spawns does not inherit it. A failure
+/// (unexpected of an open descriptor) leaves the flags as they were.
+fn close_on_exec(fd: BorrowedFd<'_>) {
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl(2) with F_GETFD and F_SETFD reads and sets the flags
+    // of `fd`, which is open for the call (borrowed from its owner); it
+    // touches no memory of this process, and an error is only returned.
+    #[allow(unsafe_code)]
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        }
+    }
 }
 
 /// Whether `fd` is an open socket, looked up in the process's descriptor

@@ -203,7 +203,7 @@ impl Shutdown {
     /// Upgrades the process by hand-off (Unix): starts the executable at the
     /// path this process was started from, with the same arguments and
     /// environment and with the listening sockets taken through
-    /// `listen` (feature `axum`) inherited; once the new process calls
+    /// `listen` (feature `listen`) inherited; once the new process calls
     /// [`ready`](Shutdown::ready), this one drains and exits as on SIGTERM
     /// ([`Cause::Upgraded`], exit code 0). The upgrade signal (SIGUSR2 by
     /// default) calls it.
@@ -303,20 +303,51 @@ impl Shutdown {
     }
 
     /// Resolves when draining starts: once the shutdown is requested and
-    /// the lame duck is over.
+    /// the lame duck is over; at once if draining has started already.
+    ///
+    /// The future owns a reference to the handle, like
+    /// [`requested`](Shutdown::requested)'s, so it is `'static`: move it
+    /// into a task, or keep it in a struct.
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe, like [`requested`](Shutdown::requested): a new call
-    /// after draining started resolves at once.
-    pub async fn draining(&self) {
-        self.requested().await;
-        if let Some(timeline) = self.timeline() {
-            // Without a lame duck the drain starts now: no timer, whose
-            // millisecond ticks would hold every server up for one.
-            if timeline.drain_start > Instant::now() {
-                tokio::time::sleep_until(timeline.drain_start.into()).await;
-            }
+    /// Cancel-safe, like [`requested`](Shutdown::requested): dropping it
+    /// loses nothing, and a new one created after draining started
+    /// resolves at once.
+    ///
+    /// # Examples
+    ///
+    /// Stop a background job when servers stop accepting, not at the first
+    /// signal:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::with_drain_delay(Duration::from_secs(5), Duration::from_millis(20));
+    /// let job = tokio::spawn(shutdown.draining());
+    /// shutdown.trigger();
+    /// // Readiness fails during the lame duck; then draining begins.
+    /// job.await.unwrap();
+    /// assert!(shutdown.is_draining());
+    /// # }
+    /// ```
+    pub fn draining(&self) -> Draining {
+        let inner = Arc::clone(&self.inner);
+        Draining {
+            inner: Box::pin(async move {
+                inner.wait_requested().await;
+                if let Some(timeline) = inner.begun.get() {
+                    // Without a lame duck the drain starts now: no timer,
+                    // whose millisecond ticks would hold every server up
+                    // for one. Nor once the lame duck is over.
+                    if timeline.drain_start > Instant::now() {
+                        tokio::time::sleep_until(timeline.drain_start.into()).await;
+                    }
+                }
+            }),
         }
     }
 
@@ -340,8 +371,11 @@ impl Shutdown {
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
-    /// Moves the shutdown from running to stopping. Returns whether this call
-    /// did it: only the first call does.
+    /// The shutdown's [`Timeline`]: its cause, its start and the instants
+    /// of its phases (drain start, drain deadline, cleanup deadline,
+    /// deadline), copied; `None` while the shutdown has not begun. It is
+    /// set once, by [`begin`](Shutdown::begin), so every caller reads the
+    /// same instants.
     pub(crate) fn timeline(&self) -> Option<Timeline> {
         self.inner.begun.get().copied()
     }
@@ -372,11 +406,6 @@ impl Shutdown {
         if first {
             announce(&timeline);
             if let Some(process) = &self.inner.process {
-                // The kept listeners close now: a plain shutdown refuses new
-                // connections once its servers stop accepting, and a new
-                // process that took over has its own copies.
-                #[cfg(unix)]
-                crate::process::upgrade::shutdown_begun();
                 process.shutdown_begun(timeline);
             }
             self.inner.requested.store(true, Ordering::Release);
@@ -495,6 +524,29 @@ impl fmt::Debug for Requested {
     }
 }
 
+/// The future returned by [`Shutdown::draining`]: resolves when draining
+/// starts, at once if it has started already.
+///
+/// `'static` and `Send`; cancel-safe (see [`Shutdown::draining`]).
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Draining {
+    inner: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl Future for Draining {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Draining {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Draining").finish_non_exhaustive()
+    }
+}
+
 #[cfg(unix)]
 impl crate::process::upgrade::Handover for Shutdown {
     fn is_requested(&self) -> bool {
@@ -517,6 +569,81 @@ mod tests {
     fn handle_and_future_are_shareable() {
         assert_handle::<Shutdown>();
         assert_future::<Requested>();
+        assert_future::<Draining>();
+    }
+
+    /// Polls `future` once, outside any runtime: a future that made a
+    /// tokio timer would panic here.
+    fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(future).poll(&mut cx)
+    }
+
+    #[tokio::test]
+    async fn draining_resolves_after_the_lame_duck_then_at_once() {
+        let lame_duck = Duration::from_millis(200);
+        let shutdown = Shutdown::with_drain_delay(Duration::from_secs(5), lame_duck);
+        // 'static: moved into a task before the shutdown starts.
+        let early = tokio::spawn(shutdown.draining());
+        let mut during = shutdown.draining();
+        tokio::task::yield_now().await;
+        assert!(poll_once(&mut during).is_pending(), "not requested yet");
+        assert!(!early.is_finished());
+
+        let triggered = Instant::now();
+        shutdown.trigger();
+        assert!(
+            poll_once(&mut during).is_pending(),
+            "the lame duck is not over"
+        );
+        tokio::time::timeout(Duration::from_secs(5), early)
+            .await
+            .expect("draining starts after the lame duck")
+            .unwrap();
+        assert!(
+            triggered.elapsed() >= lame_duck,
+            "{:?}",
+            triggered.elapsed()
+        );
+        assert!(shutdown.is_draining());
+        tokio::time::timeout(Duration::from_secs(5), during)
+            .await
+            .expect("the one polled during the lame duck resolves too");
+        // Once draining has started, a new one is ready on its first poll.
+        assert!(poll_once(&mut shutdown.draining()).is_ready());
+    }
+
+    #[test]
+    fn without_a_lame_duck_draining_needs_no_timer() {
+        // No runtime here: a timer would panic.
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let mut draining = shutdown.draining();
+        assert!(poll_once(&mut draining).is_pending());
+        shutdown.trigger();
+        assert!(poll_once(&mut draining).is_ready());
+        assert!(poll_once(&mut shutdown.draining()).is_ready());
+    }
+
+    #[tokio::test]
+    async fn draining_is_cancel_safe() {
+        let shutdown =
+            Shutdown::with_drain_delay(Duration::from_secs(5), Duration::from_millis(50));
+        for _ in 0..3 {
+            tokio::select! {
+                biased;
+                () = shutdown.draining() => panic!("not draining yet"),
+                () = std::future::ready(()) => {}
+            }
+        }
+        shutdown.trigger();
+        tokio::select! {
+            biased;
+            () = shutdown.draining() => panic!("the lame duck is not over"),
+            () = std::future::ready(()) => {}
+        }
+        tokio::time::timeout(Duration::from_secs(5), shutdown.draining())
+            .await
+            .expect("a new future resolves once the lame duck is over");
     }
 
     #[tokio::test]

@@ -9,4 +9,4 @@ pub(crate) mod phase;
 pub(crate) mod timeline;
 
 pub use cause::Cause;
-pub use handle::{Requested, Shutdown};
+pub use handle::{Draining, Requested, Shutdown};

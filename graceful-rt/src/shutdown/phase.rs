@@ -104,8 +104,16 @@ impl PhaseMachine {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The shutdown has started: arm the deadline.
+    /// The shutdown has started: every effect it has on the process is
+    /// here. The upgrade ends, the deadline is armed, and the service
+    /// manager is told.
     pub(crate) fn shutdown_begun(self: &Arc<Self>, timeline: Timeline) {
+        // The kept listeners close now: a plain shutdown refuses new
+        // connections once its servers stop accepting, and a new process
+        // that took over has its own copies. A new process an upgrade still
+        // waits for is sent SIGTERM.
+        #[cfg(unix)]
+        crate::process::upgrade::shutdown_begun();
         // A second Ctrl-C, or the signal a shutdown by another cause still
         // needs, must reach us.
         #[cfg(unix)]

@@ -28,10 +28,10 @@ fn kept() -> MutexGuard<'static, Option<Vec<Kept>>> {
 }
 
 /// Keeps a duplicate of `listener` for an upgrade to hand over (the
-/// listeners `listen` makes, of the `axum` feature). A duplicate that
+/// listeners `listen` makes, of the `listen` feature). A duplicate that
 /// cannot be made (no descriptor left) is logged: an upgrade then hands
 /// over the others.
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+#[cfg_attr(not(feature = "listen"), allow(dead_code))]
 pub(crate) fn keep(listener: BorrowedFd<'_>, what: String) {
     let mut kept = kept();
     let Some(kept) = kept.as_mut() else {

@@ -43,7 +43,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[cfg_attr(not(feature = "axum"), allow(unused_imports))]
+#[cfg_attr(not(feature = "listen"), allow(unused_imports))]
 pub(crate) use handoff::keep;
 
 use crate::duration;
