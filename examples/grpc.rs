@@ -54,7 +54,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn main(shutdown: Shutdown) -> Result<(), BoxError> {
     let service = WorkerServer::new(WorkerService::new(shutdown.clone()));
     // NOT_SERVING from the first signal; Watch streams end when draining.
-    let (health, health_service) = graceful_rt::grpc::health_reporter(&shutdown);
+    let (health, health_service) = graceful_rt::grpc::health_reporter(shutdown.clone());
     health.set_serving::<WorkerServer<WorkerService>>().await;
     let router = tonic::service::Routes::new(service)
         .add_service(health_service)

@@ -40,16 +40,13 @@ use crate::shutdown::{Draining, Requested};
 /// report each service's status through the reporter as you would through
 /// tonic-health's. The server itself (`""`) starts `SERVING`.
 #[must_use]
-pub fn health_reporter(shutdown: &Shutdown) -> (HealthReporter, HealthServer<HealthService>) {
+pub fn health_reporter(shutdown: Shutdown) -> (HealthReporter, HealthServer<HealthService>) {
     let (inner, _) = tonic_health::server::health_reporter();
     let service = HealthService {
         inner: tonic_health::server::HealthService::from_health_reporter(inner.clone()),
         shutdown: shutdown.clone(),
     };
-    let reporter = HealthReporter {
-        inner,
-        shutdown: shutdown.clone(),
-    };
+    let reporter = HealthReporter { inner, shutdown };
     (reporter, HealthServer::new(service))
 }
 

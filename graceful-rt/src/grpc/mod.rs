@@ -15,7 +15,7 @@
 //!
 //! #[graceful_main(timeout = "15s", drain_delay = "5s")]
 //! async fn main(shutdown: Shutdown) -> std::io::Result<()> {
-//!     let (health, health_service) = graceful_rt::grpc::health_reporter(&shutdown);
+//!     let (health, health_service) = graceful_rt::grpc::health_reporter(shutdown.clone());
 //!     // Your services, as each becomes ready: `set_serving::<FooServer<Foo>>()`,
 //!     // or by name.
 //!     health.set_service_status("shop.Orders", ServingStatus::Serving).await;
