@@ -29,8 +29,18 @@ pub(crate) struct Activity {
     in_flight: AtomicUsize,
     /// Nanoseconds since [`epoch`] when the connection was accepted or
     /// last finished a response: its client may have sent the next request
-    /// right after, and it may still be on the wire.
+    /// right after, and it may still be on the wire. Kept only when
+    /// `quiet_time` says so.
     last_active: AtomicU64,
+    /// Whether the drain needs `last_active`: only when the keep-alive hold
+    /// is shorter than the idle grace. Otherwise every idle connection is
+    /// held for longer than the grace anyway, and the request path reads
+    /// no clock.
+    quiet_time: bool,
+    /// The server is draining: set once, by [`Connections::start_draining`].
+    draining: AtomicBool,
+    /// The connection's task, woken when draining starts.
+    drain_waker: Mutex<Option<Waker>>,
     /// Bytes arrived while no request was in flight, and no request has
     /// started since: the head of the next HTTP/1.1 request, part of it
     /// received.
@@ -73,12 +83,17 @@ fn now_nanos() -> u64 {
 }
 
 impl Activity {
-    pub(crate) fn new(server: Arc<ServerState>) -> Activity {
+    /// A connection of `server`'s, just accepted; `quiet_time` says whether
+    /// its drain needs to know how long it has been quiet (see the field).
+    pub(crate) fn new(server: Arc<ServerState>, quiet_time: bool) -> Activity {
         Activity {
             server,
             in_flight: AtomicUsize::new(0),
             // A fresh connection may have its first request on the wire.
-            last_active: AtomicU64::new(now_nanos()),
+            last_active: AtomicU64::new(if quiet_time { now_nanos() } else { 0 }),
+            quiet_time,
+            draining: AtomicBool::new(false),
+            drain_waker: Mutex::new(None),
             head_pending: AtomicBool::new(false),
             reads_ended: AtomicBool::new(false),
             http2: AtomicBool::new(false),
@@ -95,7 +110,9 @@ impl Activity {
     }
 
     fn touch(&self) {
-        self.last_active.store(now_nanos(), Ordering::Release);
+        if self.quiet_time {
+            self.last_active.store(now_nanos(), Ordering::Release);
+        }
     }
 
     fn announce(&self) {
@@ -168,10 +185,37 @@ impl Activity {
     }
 
     /// How long since the connection was accepted or last finished a
-    /// response.
+    /// response; `Duration::MAX` when that is not kept (`quiet_time`): the
+    /// keep-alive hold then outlasts the idle grace.
     pub(crate) fn idle_for(&self) -> Duration {
+        if !self.quiet_time {
+            return Duration::MAX;
+        }
         let last = self.last_active.load(Ordering::Acquire);
         Duration::from_nanos(now_nanos().saturating_sub(last))
+    }
+
+    /// Resolves once the server is draining. Polled on every wake of the
+    /// connection's task, so its check is one atomic load; the task's
+    /// waker is handed over once, and again only if it changes.
+    pub(crate) fn draining(&self) -> DrainStarts<'_> {
+        DrainStarts {
+            activity: self,
+            registered: None,
+        }
+    }
+
+    /// Draining starts: the connection's task is woken to begin its drain.
+    fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        let waker = self
+            .drain_waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// A future that resolves at the next request start or end, write to
@@ -257,6 +301,43 @@ impl Activity {
     }
 }
 
+/// The future of [`Activity::draining`].
+pub(crate) struct DrainStarts<'a> {
+    activity: &'a Activity,
+    /// The waker handed to the activity, to tell whether the task's
+    /// waker changed since.
+    registered: Option<Waker>,
+}
+
+impl std::future::Future for DrainStarts<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.activity.draining.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|registered| registered.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        // Handed over under the lock, then the flag looked at again:
+        // either `start_draining` finds this waker, or this sees its flag.
+        *self
+            .activity
+            .drain_waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        self.registered = Some(cx.waker().clone());
+        if self.activity.draining.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
 /// The open connections of a [`serve`](super::serve): what their requests
 /// in flight add up to, and what the drain deadline cuts.
 #[derive(Debug, Default)]
@@ -289,6 +370,11 @@ impl Connections {
         let mut in_flight = 0;
         self.each(|activity| in_flight += activity.in_flight());
         in_flight
+    }
+
+    /// Tells every open connection that draining has started.
+    pub(crate) fn start_draining(&self) {
+        self.each(Activity::start_draining);
     }
 
     /// Cuts every open connection (the drain deadline).
@@ -513,7 +599,7 @@ mod tests {
         tokio::io::DuplexStream,
     ) {
         let server = Arc::new(ServerState::default());
-        let activity = Arc::new(Activity::new(Arc::clone(&server)));
+        let activity = Arc::new(Activity::new(Arc::clone(&server), true));
         let (ours, theirs) = duplex(capacity);
         (
             TrackedIo::new(ours, Arc::clone(&activity), server),

@@ -312,7 +312,7 @@ mod tests {
     use super::*;
 
     fn counted() -> (InFlight, Arc<Activity>) {
-        let activity = Arc::new(Activity::new(Arc::new(ServerState::default())));
+        let activity = Arc::new(Activity::new(Arc::new(ServerState::default()), true));
         let guard = InFlight::new(Owner::Connection(Arc::clone(&activity)), false);
         assert_eq!(activity.in_flight(), 1);
         (guard, activity)

@@ -406,6 +406,7 @@ where
     // reconnect finds the port closed and is refused at once, rather than
     // queued in a backlog that is about to be reset.
     stats.state.enter(Phase::Draining);
+    stats.connections.start_draining();
     let start = DrainStart::now(&stats, &shutdown);
     let drain = settings.drain();
     let cut = wait_or_cut(&stats, &shutdown, start.deadline, drain.call_end_lead).await;
@@ -467,7 +468,10 @@ impl<M> Acceptor<M> {
             .app
             .make_service(IncomingStream::<L>::new(&io, remote_addr))
             .await;
-        let activity = Arc::new(Activity::new(Arc::clone(&self.state)));
+        // The drain needs to know how long a connection has been quiet only
+        // when the hold does not outlast the grace.
+        let quiet_time = self.drain.keep_alive_hold < self.drain.idle_grace;
+        let activity = Arc::new(Activity::new(Arc::clone(&self.state), quiet_time));
         self.connections.add(&activity);
         let io = TrackedIo::new(io, Arc::clone(&activity), Arc::clone(&self.state));
         let service = ConnectionService::new(service, Arc::clone(&activity));
@@ -725,7 +729,7 @@ async fn connection<Io, S, B>(
     tokio::select! {
         biased;
         ended = connection.as_mut() => return ended_with(ended),
-        () = state.draining() => {}
+        () = activity.draining() => {}
         grace = aged(age, &activity) => {
             // GOAWAY: the client opens its next streams elsewhere.
             connection.as_mut().graceful_shutdown();
@@ -733,7 +737,7 @@ async fn connection<Io, S, B>(
             tokio::select! {
                 biased;
                 ended = connection.as_mut() => return ended_with(ended),
-                () = state.draining() => {}
+                () = activity.draining() => {}
                 () = sleep_until_some(grace_end) => {
                     let lead = drain_settings.call_end_lead;
                     if !lead.is_zero() {

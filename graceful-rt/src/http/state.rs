@@ -28,8 +28,6 @@ pub(crate) struct ServerState {
     /// accept loop sets the phase, once the listener is closed.
     timeline_of: Option<Shutdown>,
     phase: AtomicU8,
-    /// Notified when the phase changes.
-    phase_changed: Notify,
     /// Requests in flight through a [`DrainLayer`](super::DrainLayer) on
     /// its own. Under [`serve`](super::serve), each connection counts its
     /// own, so the request path touches nothing shared between workers.
@@ -77,14 +75,10 @@ impl ServerState {
         }
     }
 
+    /// Enters `phase`. (Each connection of `serve` is told that draining
+    /// has started by [`Connections`](super::connection::Connections).)
     pub(crate) fn enter(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
-        self.phase_changed.notify_waiters();
-    }
-
-    /// Resolves once the server is draining.
-    pub(crate) async fn draining(&self) {
-        crate::notify::until(&self.phase_changed, || self.phase() == Phase::Draining).await;
     }
 
     pub(crate) fn connection_opened(&self) {
