@@ -100,6 +100,14 @@ pub trait Cleanup {
     /// panics does not: it is caught, and reported as
     /// [`CloseOutcome::Panicked`](crate::CloseOutcome::Panicked).
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops every close still running where it
+    /// stands (what it had not finished is not done), and those not yet
+    /// started are never run; there is no report. To bound a cleanup, give
+    /// its closes a [`timeout`](PlanOptions::timeout) instead: they are
+    /// then reported as timed out.
+    ///
     /// # Examples
     ///
     /// A test of the application's own shutdown, with a close that hangs:

@@ -44,6 +44,11 @@ use crate::process::passed::{self, Passed};
 /// Polled outside a tokio runtime with IO enabled, as tokio's
 /// `TcpListener::bind` is.
 ///
+/// # Cancel safety
+///
+/// A passed socket is taken and returned in the same poll, so dropping the
+/// future never loses one; dropped while binding, it binds nothing.
+///
 /// # Examples
 ///
 /// Outside systemd it binds, here on loopback at a port the system picks:
