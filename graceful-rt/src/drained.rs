@@ -9,6 +9,28 @@ use std::time::Duration;
 /// servers, the report's `drain` ([`Report::drain`](crate::report::Report::drain)),
 /// where each field is a key of the same name and `elapsed` is
 /// `elapsed_ms`.
+///
+/// `#[non_exhaustive]`: read its fields; [`Default`] (all zero) stands in
+/// for one in a test.
+///
+/// # Examples
+///
+/// ```
+/// use graceful_rt::report::Drained;
+///
+/// fn summary(drained: &Drained) -> String {
+///     if drained.requests_cut > 0 || drained.connections_cut > 0 {
+///         format!("{} requests cut at the drain deadline", drained.requests_cut)
+///     } else {
+///         format!("drained {} requests in {:?}", drained.in_flight + drained.late, drained.elapsed)
+///     }
+/// }
+///
+/// // A server that had nothing to drain.
+/// assert_eq!(summary(&Drained::default()), "drained 0 requests in 0ns");
+/// ```
+///
+/// The example of `http::Serve` (feature `axum`) gets one from a server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]

@@ -271,12 +271,15 @@ pub use entry::MainOutput;
 /// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged
 /// `#[cleanup]` is closed, concurrently, when the application stops.
 ///
-/// See the [crate documentation](crate#derivecleanup) for the field options.
+/// See the [crate documentation](crate#derivecleanup) for the field options,
+/// and the example of [`CleanupPlan`] for a test of what a derived
+/// implementation plans.
 pub use graceful_macros::Cleanup;
 /// Turns `async fn main` into a process that shuts down gracefully.
 ///
 /// See the [crate documentation](crate#graceful_main) for its arguments and
-/// behaviour.
+/// behaviour, and its opening example; the examples of [`Shutdown`] show
+/// what `main` does with the handle it is given.
 pub use graceful_macros::graceful_main;
 pub use process::signal::Signal;
 pub use shutdown::{Cause, Draining, Requested, Shutdown};

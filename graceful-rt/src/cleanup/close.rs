@@ -67,7 +67,11 @@ pub trait Close {
     /// to add them as a group, each in the report under its own name:
     /// `Vec` (`name.0`, `name.1`, ...), `Option` (nothing for `None`), and
     /// a struct that derives `Cleanup` (`name.field`). Override it for a
-    /// collection of your own with [`CleanupPlan::group_with`].
+    /// collection of your own with [`CleanupPlan::group_with`] (its example
+    /// is such an override).
+    ///
+    /// The returned options are the close's (or the group's): the field's
+    /// `timeout` and `after` are set on them.
     fn plan_close<'p, 'a>(
         &'a self,
         name: &str,

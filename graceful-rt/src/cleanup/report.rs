@@ -8,7 +8,42 @@ use super::BoxError;
 use super::engine::error_chain;
 use crate::unwind::{NO_MESSAGE, panic_text};
 
-/// How every close of a cleanup ended.
+/// How every close of a cleanup ended: what [`Cleanup::cleanup`](crate::Cleanup::cleanup)
+/// returns, one [`CloseReport`] per close.
+///
+/// Under `#[graceful_main]` the same is logged and written to the JSON
+/// report ([`report::Report::closes`](crate::report::Report::closes)); this
+/// type is for a test, or a shutdown of your own, that runs the cleanup
+/// itself.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use graceful_rt::{Cleanup, CleanupPlan};
+///
+/// struct App;
+///
+/// impl Cleanup for App {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.close("db", async { Ok::<(), io::Error>(()) });
+///         plan.close("cache", async { Err::<(), _>(io::Error::other("connection reset")) });
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = App.cleanup().await;
+/// assert_eq!(report.closes().len(), 2);
+/// assert!(report.get("db").unwrap().outcome().is_closed());
+/// assert!(report.get("queue").is_none(), "nothing planned under that name");
+/// assert!(!report.is_ok());
+/// assert!(report.elapsed() >= report.get("cache").unwrap().duration());
+///
+/// let error = report.into_result().unwrap_err();
+/// assert_eq!(error.to_string(), "`cache` failed: connection reset");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct CleanupReport {
     pub(crate) closes: Vec<CloseReport>,
@@ -22,13 +57,16 @@ impl CleanupReport {
         &self.closes
     }
 
-    /// The entry of the close with this full name (`"db"`, `"outer.db"`).
+    /// The entry of the close with this full name (`"db"`, `"outer.db"`);
+    /// `None` when no close has it (the first, when several have). See the
+    /// example of [`CleanupReport`].
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&CloseReport> {
         self.closes.iter().find(|close| close.name == name)
     }
 
-    /// Whether every close closed.
+    /// Whether every close closed: none failed, panicked or timed out.
+    /// True for a cleanup with nothing to close.
     #[must_use]
     pub fn is_ok(&self) -> bool {
         self.closes.iter().all(|close| close.outcome.is_closed())
@@ -47,7 +85,28 @@ impl CleanupReport {
     ///
     /// One error naming each close that did not close and how it ended
     /// (failed, panicked, timed out), for `?` in a test or a hand-written
-    /// shutdown.
+    /// shutdown: `` `cache` failed: connection reset; `queue` timed out ``,
+    /// in the order of the plan. It is a message only: the closes' own
+    /// errors are in [`CloseOutcome::Failed`], before this is called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use graceful_rt::{BoxError, Cleanup, CleanupPlan};
+    ///
+    /// struct App;
+    /// impl Cleanup for App {
+    ///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+    ///         plan.close("db", async { Ok::<(), std::io::Error>(()) });
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// App.cleanup().await.into_result()?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_result(self) -> Result<(), BoxError> {
         let failures: Vec<String> = self
             .closes
@@ -70,7 +129,39 @@ impl CleanupReport {
     }
 }
 
-/// How one close ended.
+/// How one close ended: an entry of [`CleanupReport::closes`], and of the
+/// JSON report's `closes` ([`report::CloseEntry`](crate::report::CloseEntry)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::{Cleanup, CleanupPlan};
+///
+/// struct App;
+/// impl Cleanup for App {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.group_with("db", |plan| {
+///             plan.close("pool", async {
+///                 tokio::time::sleep(Duration::from_millis(2)).await;
+///                 Ok::<(), std::io::Error>(())
+///             });
+///         });
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = App.cleanup().await;
+/// let pool = &report.closes()[0];
+/// assert_eq!(pool.name(), "db.pool");
+/// assert!(pool.outcome().is_closed());
+/// assert!(pool.duration() >= Duration::from_millis(2));
+/// // Counted from the start of the cleanup.
+/// assert!(pool.started() + pool.duration() <= report.elapsed());
+/// assert!(pool.notes().is_empty());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct CloseReport {
     pub(crate) name: String,
@@ -81,7 +172,7 @@ pub struct CloseReport {
 }
 
 impl CloseReport {
-    /// The close's full name.
+    /// The close's full name: `db`, or `group.db` inside a group.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
@@ -99,20 +190,23 @@ impl CloseReport {
         self.started
     }
 
-    /// How long it ran.
+    /// How long it ran, from its start to its end (or to its cut).
     #[must_use]
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
-    /// Remarks on how it ran, such as "started after `db`, which failed".
+    /// Remarks on how it ran, such as "started after `db`, which failed"
+    /// or "cut at its timeout of 2s"; empty for a close that started when
+    /// it should and ended by itself.
     #[must_use]
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
 }
 
-/// How one close ended.
+/// How one close ended: [`CloseReport::outcome`]. Its `Display` is
+/// [`as_str`](CloseOutcome::as_str).
 ///
 /// Not `PartialEq`: a failed close keeps its error ([`CloseError`]), which
 /// has no equality. Match on the variant, or use
@@ -161,13 +255,15 @@ pub enum CloseOutcome {
 }
 
 impl CloseOutcome {
-    /// Whether the close succeeded.
+    /// Whether the close succeeded: [`Closed`](CloseOutcome::Closed).
     #[must_use]
     pub fn is_closed(&self) -> bool {
         matches!(self, CloseOutcome::Closed)
     }
 
-    /// A one-word name: `closed`, `failed`, `panicked` or `timed_out`.
+    /// A one-word name: `closed`, `failed`, `panicked` or `timed_out`, as
+    /// the JSON report writes it ([`report::CloseStatus`](crate::report::CloseStatus)).
+    /// `Display` writes the same.
     #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -248,7 +344,8 @@ impl CloseError {
         }
     }
 
-    /// The error the close returned.
+    /// The error the close returned, as a trait object: its `Display`, its
+    /// `source`, or a [`downcast_ref`](CloseError::downcast_ref) of your own.
     #[must_use]
     pub fn get_ref(&self) -> &(dyn Error + Send + Sync + 'static) {
         &*self.error
@@ -262,6 +359,41 @@ impl CloseError {
     /// turned into a `BoxError` (with `into()`) is of a private type of
     /// the standard library, which no `T` names: downcast to a type of
     /// your own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::fmt;
+    /// use graceful_rt::{BoxError, Cleanup, CleanupPlan, CloseOutcome};
+    ///
+    /// #[derive(Debug)]
+    /// struct Unacked(usize);
+    /// impl fmt::Display for Unacked {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         write!(f, "{} messages not acknowledged", self.0)
+    ///     }
+    /// }
+    /// impl std::error::Error for Unacked {}
+    ///
+    /// struct App;
+    /// impl Cleanup for App {
+    ///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+    ///         // Returned boxed: `downcast_ref` sees the error in the box.
+    ///         plan.close("queue", async { Err::<(), BoxError>(Box::new(Unacked(3))) });
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let report = App.cleanup().await;
+    /// let CloseOutcome::Failed(error) = report.get("queue").unwrap().outcome() else {
+    ///     panic!("the close failed");
+    /// };
+    /// assert_eq!(error.downcast_ref::<Unacked>().map(|unacked| unacked.0), Some(3));
+    /// assert!(error.downcast_ref::<std::io::Error>().is_none(), "not an io::Error");
+    /// assert_eq!(error.to_string(), "3 messages not acknowledged");
+    /// # }
+    /// ```
     #[must_use]
     pub fn downcast_ref<T: Error + 'static>(&self) -> Option<&T> {
         self.error.downcast_ref::<T>()
@@ -299,6 +431,36 @@ impl Error for CloseError {
 ///
 /// The panic hook printed the panic when it happened, with its location
 /// (and a backtrace, with `RUST_BACKTRACE=1`).
+///
+/// # Examples
+///
+/// ```
+/// use graceful_rt::{Cleanup, CleanupPlan, CloseOutcome};
+///
+/// struct App;
+/// impl Cleanup for App {
+///     fn plan_cleanup<'a>(&'a self, plan: &mut CleanupPlan<'a>) {
+///         plan.close("pool", async {
+///             panic!("pool poisoned");
+///             #[allow(unreachable_code)]
+///             Ok::<(), std::io::Error>(())
+///         });
+///         plan.close("cache", async { Ok::<(), std::io::Error>(()) });
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let report = App.cleanup().await;
+/// let CloseOutcome::Panicked(panic) = report.get("pool").unwrap().outcome() else {
+///     panic!("the close panicked");
+/// };
+/// assert_eq!(panic.message(), Some("pool poisoned"));
+/// assert_eq!(panic.to_string(), "pool poisoned");
+/// // The panic stopped only its own close.
+/// assert!(report.get("cache").unwrap().outcome().is_closed());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct ClosePanic {
     /// `None` for a payload other than a `&str` or a `String`.

@@ -90,6 +90,29 @@ enum Ended {
 }
 
 /// Why [`Tasks::spawn`] did not run a task: the shutdown had begun.
+///
+/// The task was dropped without being polled. Its `Display` says which
+/// (`task NAME was not spawned: the shutdown has begun`); the same line is
+/// logged as a warning. Where a task may be spawned during the shutdown
+/// (from a request handler, say), treat it as the answer "too late".
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::{Shutdown, Tasks};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new(Duration::from_secs(5));
+/// let tasks = Tasks::new(shutdown.clone());
+/// shutdown.trigger();
+///
+/// let error = tasks.spawn("reindex", async { Ok::<(), std::io::Error>(()) }).unwrap_err();
+/// assert_eq!(error.name(), "reindex");
+/// assert_eq!(error.to_string(), "task reindex was not spawned: the shutdown has begun");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct SpawnError {
     name: &'static str,
@@ -121,6 +144,25 @@ impl Tasks {
     ///
     /// It takes the handle by value, as `Readiness::new`, `DrainLayer::new`
     /// and `http::serve` do: pass `shutdown.clone()` to keep one.
+    ///
+    /// # Examples
+    ///
+    /// A task that fails stops the service:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::{Cause, Shutdown, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// let tasks = Tasks::new(shutdown.clone());
+    /// tasks.spawn("indexer", async { Err::<(), _>("index directory is gone") }).unwrap();
+    ///
+    /// shutdown.requested().await;
+    /// assert_eq!(shutdown.cause(), Some(Cause::TaskFailed("indexer")));
+    /// # }
+    /// ```
     #[must_use]
     pub fn new(shutdown: Shutdown) -> Tasks {
         Tasks {
@@ -145,6 +187,34 @@ impl Tasks {
     /// # Panics
     ///
     /// Outside a tokio runtime, as `tokio::spawn` does.
+    ///
+    /// # Examples
+    ///
+    /// A worker that runs until the shutdown, then finishes what it holds:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::{Close, Shutdown, Tasks};
+    ///
+    /// async fn consume(shutdown: Shutdown) -> Result<(), std::io::Error> {
+    ///     shutdown.requested().await;
+    ///     // ack what was received, then return
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), graceful_rt::BoxError> {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// let tasks = Tasks::new(shutdown.clone());
+    /// tasks.spawn("consumer", consume(shutdown.clone()))?;
+    ///
+    /// shutdown.trigger();
+    /// // What `#[cleanup]` on a `Tasks` field does: wait for every task.
+    /// tasks.close().await?;
+    /// assert!(tasks.running().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn spawn<F, E>(&self, name: &'static str, task: F) -> Result<(), SpawnError>
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
@@ -179,7 +249,31 @@ impl Tasks {
         Ok(())
     }
 
-    /// The names of the tasks running now.
+    /// The names of the tasks running now, in the order they were spawned,
+    /// a name once for each task that has it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::{Shutdown, Tasks};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// let tasks = Tasks::new(shutdown.clone());
+    /// for name in ["mailer", "indexer"] {
+    ///     let shutdown = shutdown.clone();
+    ///     tasks
+    ///         .spawn(name, async move {
+    ///             shutdown.requested().await;
+    ///             Ok::<(), std::io::Error>(())
+    ///         })
+    ///         .unwrap();
+    /// }
+    /// assert_eq!(tasks.running(), ["mailer", "indexer"]);
+    /// # }
+    /// ```
     #[must_use]
     pub fn running(&self) -> Vec<&'static str> {
         self.inner

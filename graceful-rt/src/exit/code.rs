@@ -15,7 +15,36 @@
 //! | 130 | [`INTERRUPTED`] | forced: a second Ctrl-C (SIGINT) asked to stop at once |
 //!
 //! A shutdown started by SIGTERM that finishes in time exits 0, not 143:
-//! systemd and Kubernetes count the stop as clean.
+//! systemd and Kubernetes count the stop as clean. The JSON report gives
+//! the same code with its outcome
+//! ([`report::Outcome::exit_code`](crate::report::Outcome::exit_code)).
+//!
+//! # Examples
+//!
+//! A deploy tool that tells, from the code of the process it stopped, what
+//! to do next:
+//!
+//! ```
+//! use graceful_rt::exit_code;
+//! use graceful_rt::report::Outcome;
+//!
+//! /// `code` is `ExitStatus::code()` of the stopped process.
+//! fn verdict(code: Option<i32>) -> &'static str {
+//!     match code {
+//!         Some(exit_code::CLEAN) => "stopped cleanly",
+//!         Some(exit_code::DRAIN_CUT) => "requests were cut: lengthen the timeout or the drain",
+//!         Some(exit_code::DEADLINE) => "forced at the deadline: read the report's pending",
+//!         Some(exit_code::INVALID_CONFIG) => "refused to start: fix its environment",
+//!         Some(exit_code::INTERRUPTED) => "interrupted by hand",
+//!         Some(_) => "failed: read its log",
+//!         None => "killed by a signal it did not handle",
+//!     }
+//! }
+//!
+//! assert_eq!(verdict(Some(0)), "stopped cleanly");
+//! assert_eq!(verdict(Some(Outcome::Deadline.exit_code())), "forced at the deadline: read the report's pending");
+//! assert_eq!(exit_code::DRAIN_CUT, Outcome::DrainCut.exit_code());
+//! ```
 
 /// Main returned and every cleanup closed.
 pub const CLEAN: i32 = 0;

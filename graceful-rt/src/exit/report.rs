@@ -84,6 +84,11 @@ use crate::exit::code as exit_code;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How a shutdown went: the JSON report's document.
+///
+/// Written by `#[graceful_main]` when `GRACEFUL_REPORT` names a file, and
+/// read back with the `serde` feature: see the [module example](self).
+/// `#[non_exhaustive]`: a later version may add fields, as the JSON may
+/// gain keys.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
@@ -130,6 +135,24 @@ pub struct Report {
 /// How a shutdown ended: the report's `outcome`. Each has one exit code
 /// ([`exit_code`](Outcome::exit_code)); the first that holds, in this
 /// order, is the outcome.
+///
+/// # Examples
+///
+/// ```
+/// use graceful_rt::exit_code;
+/// use graceful_rt::report::Outcome;
+///
+/// assert_eq!(Outcome::Clean.exit_code(), exit_code::CLEAN);
+/// assert_eq!(Outcome::DrainCut.as_str(), "drain_cut");
+/// assert_eq!(Outcome::DrainCut.to_string(), "drain_cut");
+/// // The outcomes that mean the process was forced, with work pending.
+/// let forced: Vec<Outcome> = Outcome::ALL
+///     .iter()
+///     .copied()
+///     .filter(|outcome| matches!(outcome, Outcome::Deadline | Outcome::Interrupted))
+///     .collect();
+/// assert_eq!(forced, [Outcome::Deadline, Outcome::Interrupted]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -156,7 +179,7 @@ pub enum Outcome {
     Clean,
 }
 
-/// How main ended: the report's `main`.
+/// How main ended: the report's `main`. See the [module example](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -176,7 +199,9 @@ pub enum MainStatus {
     Running,
 }
 
-/// One close of the cleanup: an element of the report's `closes`.
+/// One close of the cleanup: an element of the report's `closes`, what
+/// [`CloseReport`](crate::CloseReport) is in a test. See the
+/// [module example](self).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
@@ -197,7 +222,9 @@ pub struct CloseEntry {
     pub notes: Vec<String>,
 }
 
-/// How a close ended: a [`CloseEntry`]'s `outcome`.
+/// How a close ended: a [`CloseEntry`]'s `outcome`, what
+/// [`CloseOutcome`](crate::CloseOutcome) is in a test, with `pending` for
+/// a close still running at a forced exit. See the [module example](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -217,7 +244,8 @@ pub enum CloseStatus {
 }
 
 impl Outcome {
-    /// Every outcome, in the order they are decided.
+    /// Every outcome, in the order they are decided: the first that holds
+    /// is the shutdown's.
     pub const ALL: &'static [Outcome] = &[
         Outcome::Deadline,
         Outcome::Interrupted,

@@ -39,6 +39,45 @@ use crate::shutdown::{Draining, Requested};
 /// beside your own (`Routes::new(..).add_service(health_service)`), and
 /// report each service's status through the reporter as you would through
 /// tonic-health's. The server itself (`""`) starts `SERVING`.
+///
+/// It takes the handle by value, as every other constructor does: pass
+/// `shutdown.clone()` to keep one.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::Shutdown;
+/// use graceful_rt::grpc::{ServingStatus, health_reporter};
+/// # use tonic::server::NamedService;
+/// # #[derive(Clone)]
+/// # struct OrdersServer;
+/// # impl NamedService for OrdersServer {
+/// #     const NAME: &'static str = "shop.Orders";
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new(Duration::from_secs(15));
+/// let (health, health_service) = health_reporter(shutdown.clone());
+/// // Beside your own services, in the router `http::serve` (feature
+/// // `axum`) serves.
+/// let router = tonic::service::Routes::new(health_service)
+///     // .add_service(OrdersServer::new(orders))
+///     .into_axum_router();
+///
+/// // Each service, as it becomes ready (`OrdersServer` is tonic's
+/// // generated server), or by name.
+/// health.set_serving::<OrdersServer>().await;
+/// health.set_service_status("shop.Payments", ServingStatus::NotServing).await;
+///
+/// shutdown.trigger();
+/// // From the first signal on, every check answers NOT_SERVING, and
+/// // updates are ignored.
+/// health.set_serving::<OrdersServer>().await;
+/// # drop(router);
+/// # }
+/// ```
 #[must_use]
 pub fn health_reporter(shutdown: Shutdown) -> (HealthReporter, HealthServer<HealthService>) {
     let (inner, _) = tonic_health::server::health_reporter();
@@ -52,7 +91,46 @@ pub fn health_reporter(shutdown: Shutdown) -> (HealthReporter, HealthServer<Heal
 
 /// Updates the statuses the [`HealthService`] answers, until the shutdown
 /// begins; from then on every update is ignored (logged at `debug`,
-/// target `graceful::grpc`). Cheap to clone.
+/// target `graceful::grpc`). Cheap to clone. Made by [`health_reporter`].
+///
+/// # Examples
+///
+/// A dependency check that reports a service's health as its database
+/// comes and goes, and stops with the shutdown:
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::Shutdown;
+/// use graceful_rt::grpc::{HealthReporter, ServingStatus, health_reporter};
+///
+/// async fn watch_database(health: HealthReporter, shutdown: Shutdown) {
+///     let mut tick = tokio::time::interval(Duration::from_secs(5));
+///     loop {
+///         tokio::select! {
+///             _ = tick.tick() => {}
+///             () = shutdown.requested() => return,
+///         }
+///         let status = if database_answers().await {
+///             ServingStatus::Serving
+///         } else {
+///             ServingStatus::NotServing
+///         };
+///         // Ignored once the shutdown has begun: a check that races it
+///         // cannot report SERVING again.
+///         health.set_service_status("shop.Orders", status).await;
+///     }
+/// }
+/// # async fn database_answers() -> bool { true }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new(Duration::from_secs(15));
+/// let (health, _health_service) = health_reporter(shutdown.clone());
+/// let watcher = tokio::spawn(watch_database(health, shutdown.clone()));
+/// shutdown.trigger();
+/// watcher.await.unwrap();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct HealthReporter {
     inner: tonic_health::server::HealthReporter,
@@ -60,20 +138,25 @@ pub struct HealthReporter {
 }
 
 impl HealthReporter {
-    /// Sets the status of the service `S` to `SERVING`.
+    /// Sets the status of the service `S` (a tonic server, by its
+    /// [`NamedService::NAME`]) to `SERVING`; ignored once the shutdown has
+    /// begun. See the example of [`health_reporter`].
     pub async fn set_serving<S: NamedService>(&self) {
         self.set_service_status(S::NAME, ServingStatus::Serving)
             .await;
     }
 
-    /// Sets the status of the service `S` to `NOT_SERVING`.
+    /// Sets the status of the service `S` (a tonic server, by its
+    /// [`NamedService::NAME`]) to `NOT_SERVING`; ignored once the shutdown
+    /// has begun, when it is `NOT_SERVING` anyway.
     pub async fn set_not_serving<S: NamedService>(&self) {
         self.set_service_status(S::NAME, ServingStatus::NotServing)
             .await;
     }
 
     /// Sets the status of the service named `service_name` (`""` for the
-    /// server as a whole).
+    /// server as a whole); ignored once the shutdown has begun. See the
+    /// example of [`HealthReporter`].
     pub async fn set_service_status(&self, service_name: impl AsRef<str>, status: ServingStatus) {
         let name = service_name.as_ref();
         if self.shutdown.is_requested() {
@@ -94,7 +177,8 @@ impl fmt::Debug for HealthReporter {
 }
 
 /// `grpc.health.v1.Health`, answering from the shutdown first, then from
-/// its [`HealthReporter`]. Made by [`health_reporter`].
+/// its [`HealthReporter`]. Made by [`health_reporter`], which wraps it in
+/// tonic's `HealthServer` to serve.
 pub struct HealthService {
     inner: tonic_health::server::HealthService,
     shutdown: Shutdown,
@@ -116,6 +200,10 @@ fn not_serving() -> HealthCheckResponse {
 impl Health for HealthService {
     /// The status of a registered service (`NOT_FOUND` for any other),
     /// `NOT_SERVING` once the shutdown has begun.
+    ///
+    /// # Errors
+    ///
+    /// `NOT_FOUND` for a service never registered, as tonic-health answers.
     async fn check(
         &self,
         request: Request<HealthCheckRequest>,
@@ -132,6 +220,12 @@ impl Health for HealthService {
     /// The status of a registered service, then every change of it, until
     /// the shutdown: then `NOT_SERVING`, and the stream ends with
     /// `UNAVAILABLE` once draining begins.
+    ///
+    /// # Errors
+    ///
+    /// `NOT_FOUND` for a service never registered, as tonic-health
+    /// answers. Once open, the stream ends with the error `UNAVAILABLE`
+    /// ("server is shutting down") when draining begins.
     async fn watch(
         &self,
         request: Request<HealthCheckRequest>,
@@ -141,7 +235,9 @@ impl Health for HealthService {
     }
 }
 
-/// The stream of a `Watch` call: see [`HealthService`].
+/// The stream of a `Watch` call: the service's status and its changes,
+/// `NOT_SERVING` from the first signal, then the error `UNAVAILABLE` when
+/// draining begins, and the end. See [`HealthService`].
 pub struct WatchStream {
     statuses: tonic_health::server::WatchStream,
     shutdown: Shutdown,

@@ -53,13 +53,91 @@ use crate::Shutdown;
 /// assert_eq!(stats.in_flight(), 0);
 /// # let _ = app;
 /// ```
+///
+/// A tower service of your own, in a hand-written hyper loop:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::task::{Context, Poll};
+/// use std::time::Duration;
+///
+/// use graceful_rt::{Shutdown, http::DrainLayer};
+/// use http_body_util::Full;
+/// use hyper::body::{Bytes, Incoming};
+/// use hyper::{Request, Response};
+/// use hyper_util::rt::TokioIo;
+/// use hyper_util::service::TowerToHyperService;
+/// use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+/// use tokio::net::{TcpListener, TcpStream};
+/// use tower_layer::Layer as _; // the trait `tower::Layer` re-exports
+///
+/// #[derive(Clone)]
+/// struct Hello;
+///
+/// impl tower_service::Service<Request<Incoming>> for Hello {
+///     type Response = Response<Full<Bytes>>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Self::Response, Infallible>>;
+///
+///     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _request: Request<Incoming>) -> Self::Future {
+///         ready(Ok(Response::new(Full::new(Bytes::from_static(b"hello")))))
+///     }
+/// }
+///
+/// async fn get(address: std::net::SocketAddr) -> std::io::Result<String> {
+///     let mut client = TcpStream::connect(address).await?;
+///     client.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+///     let mut response = String::new();
+///     client.read_to_string(&mut response).await?;
+///     Ok(response)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let shutdown = Shutdown::new(Duration::from_secs(10));
+/// let layer = DrainLayer::new(shutdown.clone());
+/// let stats = layer.stats();
+/// let service = layer.layer(Hello);
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?;
+/// tokio::spawn(async move {
+///     while let Ok((stream, _)) = listener.accept().await {
+///         let service = TowerToHyperService::new(service.clone());
+///         tokio::spawn(
+///             hyper::server::conn::http1::Builder::new()
+///                 .serve_connection(TokioIo::new(stream), service),
+///         );
+///     }
+/// });
+///
+/// assert!(get(address).await?.starts_with("HTTP/1.1 200 OK"));
+///
+/// shutdown.trigger();
+/// shutdown.draining().await;
+/// // This loop still accepts: the layer turns the request away, to be
+/// // retried elsewhere.
+/// let response = get(address).await?;
+/// assert!(response.starts_with("HTTP/1.1 503 Service Unavailable"));
+/// assert!(response.contains("retry-after: 1"));
+/// assert_eq!((stats.late(), stats.in_flight()), (1, 0));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct DrainLayer {
     state: Arc<ServerState>,
 }
 
 impl DrainLayer {
-    /// A layer that drains on `shutdown`.
+    /// A layer that drains on `shutdown`: its lame duck marks responses
+    /// `Connection: close`, its drain answers 503. Every service it wraps
+    /// counts into the same [`stats`](DrainLayer::stats).
     #[must_use]
     pub fn new(shutdown: Shutdown) -> DrainLayer {
         DrainLayer {
@@ -67,7 +145,9 @@ impl DrainLayer {
         }
     }
 
-    /// The counts of every service this layer wraps.
+    /// The counts of every service this layer wraps, live: requests in
+    /// flight and late requests; no connections (a layer sees none). See
+    /// the example of [`DrainStats`].
     #[must_use]
     pub fn stats(&self) -> DrainStats {
         DrainStats {
@@ -88,7 +168,9 @@ impl<S> tower_layer::Layer<S> for DrainLayer {
     }
 }
 
-/// The service of [`DrainLayer`].
+/// The service of [`DrainLayer`]: the wrapped service, its requests
+/// counted in flight until their response body's last frame, and turned
+/// away with 503 once draining begins. See [`DrainLayer`]'s examples.
 #[derive(Clone, Debug)]
 pub struct DrainService<S> {
     inner: S,
@@ -130,7 +212,13 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`DrainService`].
+    /// The response future of [`DrainService`]: the inner service's
+    /// response, its body wrapped in a [`DrainBody`], or the 503 of a
+    /// request that arrived while draining.
+    ///
+    /// # Panics
+    ///
+    /// Polled again after it has returned its response, as futures may.
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,

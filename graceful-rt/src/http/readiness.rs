@@ -31,13 +31,40 @@ use crate::Shutdown;
 /// }
 /// # let _ = router(&Shutdown::new(std::time::Duration::from_secs(5)));
 /// ```
+///
+/// What it answers, called directly:
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::http::{Request, StatusCode};
+/// use graceful_rt::{Shutdown, http::Readiness};
+/// use http_body_util::BodyExt as _;
+/// use tower_service::Service as _;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::with_drain_delay(Duration::from_secs(15), Duration::from_secs(5));
+/// let mut readiness = Readiness::new(shutdown.clone());
+///
+/// let ready = readiness.call(Request::new(())).await.unwrap();
+/// assert_eq!(ready.status(), StatusCode::OK);
+///
+/// shutdown.trigger();
+/// // From the start of the lame duck, while requests are still served.
+/// let stopping = readiness.call(Request::new(())).await.unwrap();
+/// assert_eq!(stopping.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let body = stopping.into_body().collect().await.unwrap().to_bytes();
+/// assert_eq!(body, r#"{"status":"shutting down"}"#);
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Readiness {
     shutdown: Shutdown,
 }
 
 impl Readiness {
-    /// Readiness that fails once `shutdown` is requested.
+    /// Readiness that fails once `shutdown` is requested, for every request
+    /// whatever its method or path; `Content-Type: application/json`.
     #[must_use]
     pub fn new(shutdown: Shutdown) -> Readiness {
         Readiness { shutdown }
@@ -72,7 +99,7 @@ impl<B> tower_service::Service<Request<B>> for Readiness {
     }
 }
 
-/// The body of a [`Readiness`] response.
+/// The body of a [`Readiness`] response: its JSON, in one frame.
 #[derive(Debug)]
 pub struct ReadinessBody(Option<Bytes>);
 

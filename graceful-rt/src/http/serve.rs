@@ -48,6 +48,12 @@ use crate::{BoxError, Shutdown};
 ///   like any client that has not sent its request).
 /// - `app` is an axum `Router`, or a make-service: see [`MakeService`].
 ///
+/// The drain's settings are methods of [`Serve`], whose example runs a
+/// server through a shutdown; [`Serve::stats`] reads its counts while it
+/// runs.
+///
+/// # Examples
+///
 /// ```no_run
 /// use axum::{Router, routing::get};
 /// use graceful_rt::{Shutdown, graceful_main};
@@ -103,6 +109,61 @@ where
 }
 
 /// A server that drains on shutdown: `.await` it. See [`serve`].
+///
+/// Awaited, it serves until draining begins, drains, and resolves to what
+/// the drain counted ([`Drained`]) once every connection has closed, or
+/// was cut at the drain deadline. Its methods set how it treats
+/// connections; they take effect when it is awaited, in any order.
+///
+/// # Examples
+///
+/// Every setting, and the live counts, through a whole shutdown:
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use graceful_rt::{Shutdown, http};
+/// use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+/// use tokio::net::{TcpListener, TcpStream};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let shutdown = Shutdown::new(Duration::from_secs(10));
+/// let app = Router::new().route("/", get(|| async { "hello" }));
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?;
+///
+/// let server = http::serve(listener, app, shutdown.clone())
+///     // An idle keep-alive connection waits this long for a last request.
+///     .keep_alive_hold(Duration::from_millis(300))
+///     // A connection used this recently may have a request on the wire.
+///     .idle_grace(Duration::from_millis(50))
+///     // How long a silent client can hold the drain up.
+///     .client_bound(Duration::from_millis(500))
+///     // gRPC calls still running this long before the drain deadline end
+///     // with UNAVAILABLE.
+///     .call_end_lead(Duration::from_millis(100))
+///     .tcp_nodelay(true)
+///     // HTTP/2 connections move to new instances every 5 minutes or so.
+///     .max_connection_age(Duration::from_secs(300))
+///     .max_connection_age_grace(Duration::from_secs(30));
+/// let stats = server.stats();
+/// let server = tokio::spawn(server.into_future());
+///
+/// let mut client = TcpStream::connect(address).await?;
+/// client.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+/// let mut response = String::new();
+/// client.read_to_string(&mut response).await?;
+/// assert!(response.starts_with("HTTP/1.1 200 OK"));
+/// assert!(response.ends_with("hello"));
+///
+/// shutdown.trigger();
+/// let drained = server.await.expect("the server did not panic")?;
+/// assert_eq!((drained.requests_cut, drained.connections_cut), (0, 0));
+/// assert_eq!((stats.in_flight(), stats.connections()), (0, 0));
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
@@ -180,7 +241,10 @@ struct DrainSettings {
 }
 
 impl<L, M> Serve<L, M> {
-    /// Live counts of the server's requests and connections.
+    /// Live counts of the server's requests and connections, as it serves
+    /// and drains: take them before awaiting the server (which consumes
+    /// it), and read them as often as you like. See the example of
+    /// [`Serve`].
     pub fn stats(&self) -> DrainStats {
         self.stats.clone()
     }
@@ -210,6 +274,12 @@ impl<L, M> Serve<L, M> {
     /// HTTP/1.1 connections are left alone: closing an idle one races
     /// the client's next request, and a client opens one per request it
     /// has in flight anyway.
+    ///
+    /// # Panics
+    ///
+    /// The server panics when it accepts a connection if `age` is too
+    /// large for the clock (`Duration::MAX`, say): for no limit, leave the
+    /// setting out.
     pub fn max_connection_age(mut self, age: Duration) -> Self {
         self.settings.age = Some(age);
         self
@@ -220,7 +290,14 @@ impl<L, M> Serve<L, M> {
     /// calls end with `UNAVAILABLE` (so their clients retry them), and the
     /// connection is closed [`call_end_lead`](Serve::call_end_lead) later
     /// (at once, its calls cut with it, when the lead is zero). gRFC A9's
-    /// `MAX_CONNECTION_AGE_GRACE`.
+    /// `MAX_CONNECTION_AGE_GRACE`. Without a
+    /// [`max_connection_age`](Serve::max_connection_age) it does nothing.
+    ///
+    /// # Panics
+    ///
+    /// A grace too large for the clock (`Duration::MAX`, say) panics the
+    /// task of each connection that reaches its age, which drops the
+    /// connection: for as long as the streams take, leave the setting out.
     pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
         self.settings.age_grace = Some(grace);
         self
@@ -302,6 +379,10 @@ impl<L, M> Serve<L, M> {
     /// connection would be closed as unresponsive the moment the drain
     /// began, HTTP/2's included (its GOAWAY waits for a PING's answer),
     /// with the requests on their way.
+    ///
+    /// A bound too large for the clock (`Duration::MAX`, say) does not
+    /// panic here, but in each connection's task when draining begins,
+    /// which drops the connection: give a finite bound.
     pub fn client_bound(mut self, bound: Duration) -> Self {
         assert!(
             !bound.is_zero(),

@@ -39,7 +39,31 @@ use crate::process::passed::{self, Passed};
 /// socket, say: the message names it), when the service manager's
 /// variables are malformed, and when the bind fails.
 ///
+/// # Panics
+///
+/// Polled outside a tokio runtime with IO enabled, as tokio's
+/// `TcpListener::bind` is.
+///
+/// # Cancel safety
+///
+/// A passed socket is taken and returned in the same poll, so dropping the
+/// future never loses one; dropped while binding, it binds nothing.
+///
 /// # Examples
+///
+/// Outside systemd it binds, here on loopback at a port the system picks:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let listener = graceful_rt::listen::tcp("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?;
+/// let (connected, accepted) = tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+/// connected?;
+/// accepted?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// An accept loop of its own, which stops accepting when draining begins
 /// (with axum, `graceful_rt::http::serve(listener, app, shutdown)` takes
@@ -142,7 +166,35 @@ fn listening(
 /// missing directory); when a socket was passed, when it is not a
 /// listening Unix socket.
 ///
+/// # Panics
+///
+/// Outside a tokio runtime with IO enabled, as tokio's
+/// `UnixListener::bind` does.
+///
 /// # Examples
+///
+/// The socket file a process that is gone left behind is replaced:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("graceful-listen-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("api.sock");
+/// # let _ = std::fs::remove_file(&path);
+/// // The previous run's socket: its file outlives it.
+/// drop(std::os::unix::net::UnixListener::bind(&path)?);
+/// assert!(path.exists());
+///
+/// let listener = graceful_rt::listen::unix(&path)?;
+/// let (connected, accepted) = tokio::join!(tokio::net::UnixStream::connect(&path), listener.accept());
+/// connected?;
+/// accepted?;
+/// # drop(listener);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// An accept loop of its own (with axum,
 /// `graceful_rt::http::serve(listener, app, shutdown)` takes the listener

@@ -20,7 +20,29 @@ use std::time::Duration;
 /// `#[graceful_main]` listens for [`Signal::DEFAULT`] unless its `signals`
 /// argument says otherwise (`signals = [SIGTERM, SIGINT, SIGHUP]`). On Unix
 /// those are signals; on Windows, console control events. SIGKILL and
-/// SIGSTOP cannot be caught by any process and are not listed.
+/// SIGSTOP cannot be caught by any process and are not listed. A shutdown
+/// a signal started has the cause [`Cause::Signal`](crate::Cause::Signal).
+///
+/// # Examples
+///
+/// ```
+/// use graceful_rt::Signal;
+///
+/// assert_eq!(Signal::Terminate.name(), "SIGTERM");
+/// assert_eq!(Signal::Terminate.to_string(), "SIGTERM");
+///
+/// // The defaults are always deliverable where they are the defaults.
+/// assert!(Signal::DEFAULT.iter().all(|signal| signal.is_supported()));
+///
+/// let here: Vec<&str> = Signal::ALL
+///     .iter()
+///     .filter(|signal| signal.is_supported())
+///     .map(|signal| signal.name())
+///     .collect();
+/// if cfg!(unix) {
+///     assert_eq!(here, ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]);
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Signal {
@@ -79,7 +101,10 @@ impl Signal {
         Signal::CtrlShutdown,
     ];
 
-    /// The conventional name, such as `"SIGTERM"` or `"Ctrl-Break"`.
+    /// The conventional name, such as `"SIGTERM"` or `"Ctrl-Break"`: what
+    /// the log and the report's `cause` say. [`Interrupt`](Signal::Interrupt)
+    /// is `"SIGINT"` on Unix and `"Ctrl-C"` on Windows. Its `Display` writes
+    /// the same.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -96,7 +121,10 @@ impl Signal {
         }
     }
 
-    /// Whether this platform can deliver the signal.
+    /// Whether this platform can deliver the signal: the Unix signals on
+    /// Unix, the console events on Windows, [`Interrupt`](Signal::Interrupt)
+    /// on both. `#[graceful_main]` refuses, at compile time, a `signals`
+    /// entry the target cannot deliver.
     #[must_use]
     pub const fn is_supported(self) -> bool {
         match self {

@@ -5,7 +5,37 @@ use std::fmt;
 
 use crate::process::signal::Signal;
 
-/// What started the shutdown.
+/// What started the shutdown: [`Shutdown::cause`](crate::Shutdown::cause).
+///
+/// The first cause wins: a signal after a trigger, or a task failing during
+/// a shutdown, changes nothing. Its `Display` is the report's `cause`
+/// ([`Report::cause`](crate::report::Report::cause)): the signal's name
+/// (`SIGTERM`), `trigger`, `main_returned`, `task NAME failed` or
+/// `upgrade`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::{Cause, Shutdown, Signal};
+///
+/// fn why(cause: Cause) -> String {
+///     match cause {
+///         Cause::Signal(Signal::Terminate) => "stopped by the supervisor".to_owned(),
+///         Cause::Upgraded(pid) => format!("replaced by pid {pid}"),
+///         // Non-exhaustive: later versions may add causes.
+///         other => format!("stopped: {other}"),
+///     }
+/// }
+///
+/// let shutdown = Shutdown::new(Duration::from_secs(5));
+/// assert_eq!(shutdown.cause(), None);
+/// shutdown.trigger();
+/// assert_eq!(shutdown.cause(), Some(Cause::Triggered));
+/// assert_eq!(why(Cause::Triggered), "stopped: trigger");
+/// assert_eq!(why(Cause::Signal(Signal::Terminate)), "stopped by the supervisor");
+/// assert_eq!(Cause::TaskFailed("mailer").to_string(), "task mailer failed");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cause {

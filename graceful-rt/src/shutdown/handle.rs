@@ -88,7 +88,40 @@ impl Shutdown {
     ///
     /// Use it to test code that takes a `Shutdown`, or to drive a shutdown
     /// of your own outside `#[graceful_main]`. `timeout` is the budget the
-    /// deadline is computed from.
+    /// deadline is computed from. It has no lame duck: draining starts as
+    /// soon as the shutdown is requested (see
+    /// [`with_drain_delay`](Shutdown::with_drain_delay) for one).
+    ///
+    /// [`upgrade`](Shutdown::upgrade) and [`ready`](Shutdown::ready) have
+    /// no process to act on, and do nothing.
+    ///
+    /// # Examples
+    ///
+    /// A test of a worker that must stop when the shutdown starts:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// async fn worker(shutdown: Shutdown) {
+    ///     while !shutdown.is_requested() {
+    ///         // one unit of work
+    ///         tokio::task::yield_now().await;
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// assert!(!shutdown.is_requested());
+    /// assert_eq!(shutdown.deadline(), None, "no deadline before the shutdown");
+    ///
+    /// let running = tokio::spawn(worker(shutdown.clone()));
+    /// shutdown.trigger();
+    /// running.await.unwrap(); // the worker saw the shutdown and returned
+    /// assert!(shutdown.is_draining(), "no lame duck: draining at once");
+    /// # }
+    /// ```
     #[must_use]
     pub fn new(timeout: Duration) -> Shutdown {
         Shutdown::with_process(timeout, Duration::ZERO, None)
@@ -97,6 +130,31 @@ impl Shutdown {
     /// Like [`new`](Shutdown::new), with a lame duck: for `drain_delay`
     /// after the shutdown is requested, servers keep serving while
     /// readiness checks fail, so load balancers stop routing here first.
+    ///
+    /// [`requested`](Shutdown::requested) resolves when the shutdown
+    /// starts, [`draining`](Shutdown::draining) once the lame duck is over.
+    /// The lame duck never outlasts the drain: a `drain_delay` that would
+    /// end after the [`drain_deadline`](Shutdown::drain_deadline) ends
+    /// there. (`#[graceful_main]` refuses a `drain_delay` that is not
+    /// shorter than the timeout; this constructor does not check it.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::with_drain_delay(Duration::from_secs(5), Duration::from_millis(20));
+    /// assert_eq!(shutdown.drain_delay(), Duration::from_millis(20));
+    ///
+    /// shutdown.trigger();
+    /// shutdown.requested().await; // at once: readiness fails from here on
+    /// shutdown.draining().await; // 20 ms later: servers stop accepting
+    /// assert!(shutdown.is_draining());
+    /// # }
+    /// ```
     #[must_use]
     pub fn with_drain_delay(timeout: Duration, drain_delay: Duration) -> Shutdown {
         Shutdown::with_process(timeout, drain_delay, None)
@@ -124,13 +182,40 @@ impl Shutdown {
     /// has been.
     ///
     /// The future owns a reference to the handle, so it is `'static` and can
-    /// be passed to APIs such as axum's `with_graceful_shutdown`.
+    /// be passed to APIs such as axum's `with_graceful_shutdown`. It needs
+    /// no timer, and no tokio runtime: any executor can poll it.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing, and a new one created later
     /// still resolves, at once, after the shutdown was requested. Use it
     /// freely in `tokio::select!` loops.
+    ///
+    /// # Examples
+    ///
+    /// Hand it to a server that takes a future to stop on (here a task
+    /// stands in for one):
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// async fn run_until(stop: impl Future<Output = ()> + Send + 'static) -> &'static str {
+    ///     stop.await;
+    ///     "stopped"
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// let server = tokio::spawn(run_until(shutdown.requested()));
+    /// shutdown.trigger();
+    /// assert_eq!(server.await.unwrap(), "stopped");
+    /// // Later ones resolve at once.
+    /// shutdown.requested().await;
+    /// # }
+    /// ```
     pub fn requested(&self) -> Requested {
         Requested {
             inner: {
@@ -140,7 +225,10 @@ impl Shutdown {
         }
     }
 
-    /// Whether the shutdown has been requested.
+    /// Whether the shutdown has been requested: true from the first signal
+    /// or [`trigger`](Shutdown::trigger) on, for every clone, lame duck
+    /// included. One atomic load: cheap enough for every request. See the
+    /// example of [`new`](Shutdown::new).
     #[must_use]
     pub fn is_requested(&self) -> bool {
         self.inner.requested.load(Ordering::Acquire)
@@ -219,6 +307,45 @@ impl Shutdown {
     ///
     /// Off Unix, and on a handle made by [`Shutdown::new`], it logs that it
     /// cannot upgrade and does nothing.
+    ///
+    /// # Examples
+    ///
+    /// Upgrade when a deploy has copied a new build over the executable
+    /// (the upgrade signal, SIGUSR2, does the same from outside):
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use graceful_rt::{Shutdown, graceful_main};
+    ///
+    /// async fn upgrade_on_new_build(shutdown: Shutdown) -> std::io::Result<()> {
+    ///     let executable = std::env::current_exe()?;
+    ///     let mut built = std::fs::metadata(&executable)?.modified()?;
+    ///     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    ///     loop {
+    ///         tokio::select! {
+    ///             _ = tick.tick() => {}
+    ///             () = shutdown.requested() => return Ok(()),
+    ///         }
+    ///         let modified = std::fs::metadata(&executable)?.modified()?;
+    ///         if modified != built {
+    ///             built = modified;
+    ///             // If the new build fails to start, this process goes on
+    ///             // serving, and the next copy is tried in its turn.
+    ///             shutdown.upgrade();
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// #[graceful_main(timeout = "15s")]
+    /// async fn main(shutdown: Shutdown) -> std::io::Result<()> {
+    ///     tokio::spawn(upgrade_on_new_build(shutdown.clone()));
+    ///     // Take the listeners through `graceful_rt::listen`, so that they
+    ///     // are handed over, then serve.
+    ///     shutdown.ready();
+    ///     shutdown.requested().await;
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn upgrade(&self) {
         if self.inner.process.is_none() {
             log::warning!(
@@ -251,20 +378,56 @@ impl Shutdown {
     /// once this process serves (its listeners are taken, its database
     /// connected, its caches warm). The `GRACEFUL_PID_FILE` is rewritten
     /// with this process's PID.
+    ///
+    /// On a handle made by [`Shutdown::new`] it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    /// use tokio::net::TcpListener;
+    ///
+    /// async fn run(shutdown: Shutdown) -> std::io::Result<()> {
+    ///     // Bind (or take) the listener and connect what requests need first ...
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     // ... then say so: from here on, connections are served.
+    ///     shutdown.ready();
+    ///     loop {
+    ///         tokio::select! {
+    ///             accepted = listener.accept() => {
+    ///                 let (_stream, _peer) = accepted?;
+    ///                 // serve it
+    ///             }
+    ///             () = shutdown.draining() => return Ok(()),
+    ///         }
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let shutdown = Shutdown::new(Duration::from_secs(5));
+    /// # shutdown.trigger();
+    /// # run(shutdown).await
+    /// # }
+    /// ```
     pub fn ready(&self) {
         if let Some(process) = &self.inner.process {
             process.ready();
         }
     }
 
-    /// What started the shutdown, or `None` while it has not started.
+    /// What started the shutdown, or `None` while it has not started. It
+    /// never changes once set: the first cause wins. See [`Cause`] for an
+    /// example.
     #[must_use]
     pub fn cause(&self) -> Option<Cause> {
         self.inner.begun.get().map(|timeline| timeline.cause)
     }
 
     /// The total shutdown budget: the `timeout` of `#[graceful_main]`, or the
-    /// `GRACEFUL_TIMEOUT` that overrides it.
+    /// `GRACEFUL_TIMEOUT` that overrides it; for a handle made by
+    /// [`Shutdown::new`], its `timeout`. The same before and after the
+    /// shutdown starts; what is left is [`remaining`](Shutdown::remaining).
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.inner.timeout
@@ -273,7 +436,33 @@ impl Shutdown {
     /// The instant by which the process ends, or `None` while the shutdown
     /// has not started. It is the start of the shutdown plus
     /// [`timeout`](Shutdown::timeout), capped after Windows' Ctrl-Close and
-    /// Ctrl-Shutdown under the 5 s Windows leaves the process.
+    /// Ctrl-Shutdown under the 5 s Windows leaves the process. Set once, it
+    /// never moves: a repeated signal or trigger does not extend it.
+    ///
+    /// Under `#[graceful_main]`, a thread ends the process at this instant
+    /// (exit code 124); a handle made by [`Shutdown::new`] only reports it.
+    ///
+    /// # Examples
+    ///
+    /// Bound work that has to finish before the process ends:
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use graceful_rt::Shutdown;
+    ///
+    /// # async fn upload_last_batch() {}
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(10));
+    /// assert_eq!(shutdown.deadline(), None);
+    /// shutdown.trigger();
+    ///
+    /// let deadline = shutdown.deadline().expect("the shutdown has started");
+    /// assert!(deadline > Instant::now());
+    /// let uploaded = tokio::time::timeout_at(deadline.into(), upload_last_batch()).await;
+    /// assert!(uploaded.is_ok());
+    /// # }
+    /// ```
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.begun.get().map(|timeline| timeline.deadline)
@@ -281,7 +470,10 @@ impl Shutdown {
 
     /// The lame duck: how long servers keep serving after the shutdown is
     /// requested, while readiness checks already fail. The `drain_delay` of
-    /// `#[graceful_main]`, or the `GRACEFUL_DRAIN_DELAY` that overrides it.
+    /// `#[graceful_main]`, or the `GRACEFUL_DRAIN_DELAY` that overrides it;
+    /// zero for none, and for a handle made by [`Shutdown::new`]. A
+    /// shutdown started by an upgrade has no lame duck, whatever this says.
+    /// See [`with_drain_delay`](Shutdown::with_drain_delay) for an example.
     #[must_use]
     pub fn drain_delay(&self) -> Duration {
         self.inner.drain_delay
@@ -289,7 +481,25 @@ impl Shutdown {
 
     /// Whether the lame duck is over and servers are draining: they accept
     /// no new connections, and close the ones they have as their requests
-    /// end.
+    /// end. False while the shutdown has not been requested, and during
+    /// the lame duck; true from then on. To wait for it, use
+    /// [`draining`](Shutdown::draining).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// let at_once = Shutdown::new(Duration::from_secs(5));
+    /// let lame_duck = Shutdown::with_drain_delay(Duration::from_secs(60), Duration::from_secs(30));
+    /// assert!(!at_once.is_draining() && !lame_duck.is_draining());
+    ///
+    /// at_once.trigger();
+    /// lame_duck.trigger();
+    /// assert!(at_once.is_draining(), "no lame duck: draining from the start");
+    /// assert!(lame_duck.is_requested() && !lame_duck.is_draining(), "30 s of lame duck first");
+    /// ```
     #[must_use]
     pub fn is_draining(&self) -> bool {
         // The flag first: one atomic load on the request path until a
@@ -314,6 +524,13 @@ impl Shutdown {
     /// Cancel-safe, like [`requested`](Shutdown::requested): dropping it
     /// loses nothing, and a new one created after draining started
     /// resolves at once.
+    ///
+    /// # Panics
+    ///
+    /// The future sleeps through the lame duck on tokio's timer: polled
+    /// during a lame duck outside a tokio runtime with the timer enabled
+    /// (`#[tokio::main]` and `#[graceful_main]` enable it), it panics.
+    /// Without a lame duck, or once it is over, it needs no timer.
     ///
     /// # Examples
     ///
@@ -355,6 +572,42 @@ impl Shutdown {
     /// open then are closed, so the cleanup keeps its reserve (3% of the
     /// timeout, at most 1 s) before the deadline. `None` while the shutdown
     /// has not started.
+    ///
+    /// [`http::serve`](crate#http) cuts what is still open there (exit code
+    /// 3); a server of your own should do the same.
+    ///
+    /// # Examples
+    ///
+    /// A server loop of your own waits for its connections until the drain
+    /// deadline, no longer:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    /// use tokio::task::JoinSet;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(10));
+    /// let mut connections = JoinSet::new();
+    /// connections.spawn(async { /* a connection finishing its request */ });
+    ///
+    /// shutdown.trigger();
+    /// shutdown.draining().await;
+    /// let drain_deadline = shutdown.drain_deadline().expect("the shutdown has started");
+    /// // 3% of 10 s is kept for the cleanup.
+    /// assert_eq!(shutdown.deadline().unwrap() - drain_deadline, Duration::from_millis(300));
+    ///
+    /// let drained = tokio::time::timeout_at(drain_deadline.into(), async {
+    ///     while connections.join_next().await.is_some() {}
+    /// })
+    /// .await;
+    /// if drained.is_err() {
+    ///     connections.abort_all(); // cut at the drain deadline
+    /// }
+    /// # assert!(drained.is_ok());
+    /// # }
+    /// ```
     #[must_use]
     pub fn drain_deadline(&self) -> Option<Instant> {
         self.inner
@@ -365,6 +618,31 @@ impl Shutdown {
 
     /// The time left until the [`deadline`](Shutdown::deadline) (zero once it
     /// has passed), or `None` while the shutdown has not started.
+    ///
+    /// # Examples
+    ///
+    /// Give a last flush what is left of the budget, never more:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use graceful_rt::Shutdown;
+    ///
+    /// # async fn flush() -> std::io::Result<()> { Ok(()) }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let shutdown = Shutdown::new(Duration::from_secs(10));
+    /// assert_eq!(shutdown.remaining(), None);
+    /// shutdown.trigger();
+    ///
+    /// let left = shutdown.remaining().expect("the shutdown has started");
+    /// assert!(left <= Duration::from_secs(10));
+    /// match tokio::time::timeout(left, flush()).await {
+    ///     Ok(Ok(())) => {}
+    ///     Ok(Err(error)) => eprintln!("flush failed: {error}"),
+    ///     Err(_) => eprintln!("flush cut at the deadline"),
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline()
@@ -504,7 +782,39 @@ impl Inner {
     }
 }
 
-/// The future returned by [`Shutdown::requested`].
+/// The future returned by [`Shutdown::requested`]: resolves when the
+/// shutdown has been requested, at once if it already has been.
+///
+/// `'static`, `Send` and `Unpin`; cancel-safe (see
+/// [`Shutdown::requested`]). Being `Unpin`, one future can be kept and
+/// polled by reference, loop after loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::Shutdown;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new(Duration::from_secs(5));
+/// let mut stop = shutdown.requested();
+/// let mut batches = 0;
+/// loop {
+///     tokio::select! {
+///         biased;
+///         () = &mut stop => break,
+///         () = tokio::task::yield_now() => {
+///             batches += 1; // one batch of work
+///             if batches == 3 {
+///                 shutdown.trigger();
+///             }
+///         }
+///     }
+/// }
+/// assert_eq!(batches, 3);
+/// # }
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Requested {
     inner: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -527,7 +837,27 @@ impl fmt::Debug for Requested {
 /// The future returned by [`Shutdown::draining`]: resolves when draining
 /// starts, at once if it has started already.
 ///
-/// `'static` and `Send`; cancel-safe (see [`Shutdown::draining`]).
+/// `'static`, `Send` and `Unpin`; cancel-safe (see [`Shutdown::draining`]).
+/// Polled during a lame duck, it needs tokio's timer (see the panics of
+/// [`Shutdown::draining`]).
+///
+/// # Examples
+///
+/// One made before the shutdown resolves once the lame duck is over:
+///
+/// ```
+/// use std::time::Duration;
+/// use graceful_rt::Shutdown;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::with_drain_delay(Duration::from_secs(5), Duration::from_millis(10));
+/// let draining = shutdown.draining();
+/// shutdown.trigger();
+/// draining.await;
+/// assert!(shutdown.is_draining());
+/// # }
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Draining {
     inner: Pin<Box<dyn Future<Output = ()> + Send>>,
