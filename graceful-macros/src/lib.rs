@@ -17,8 +17,6 @@ mod suggest;
 mod syntax;
 
 /// Turns `async fn main` into a process that shuts down gracefully.
-///
-/// Documented in graceful-rt, which re-exports it.
 #[proc_macro_attribute]
 pub fn graceful_main(args: TokenStream, item: TokenStream) -> TokenStream {
     main_attr::expand(args.into(), item.into()).into()
@@ -26,8 +24,6 @@ pub fn graceful_main(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Derives `graceful_rt::Cleanup` for a struct: each field tagged
 /// `#[cleanup]` is closed concurrently when the application stops.
-///
-/// Documented in graceful-rt, which re-exports it.
 #[proc_macro_derive(Cleanup, attributes(cleanup))]
 pub fn derive_cleanup(input: TokenStream) -> TokenStream {
     cleanup_derive::derive(input.into()).into()

@@ -268,38 +268,16 @@ pub use cleanup::{
     CloseReport, PlanOptions,
 };
 pub use entry::MainOutput;
-/// Derives [`Cleanup`](trait@Cleanup) for a struct: every field tagged
-/// `#[cleanup]` is closed, concurrently, when the application stops.
-///
 /// See the [crate documentation](crate#derivecleanup) for the field options,
 /// and the example of [`CleanupPlan`] for a test of what a derived
 /// implementation plans.
 pub use graceful_macros::Cleanup;
-/// Turns `async fn main` into a process that shuts down gracefully.
-///
 /// See the [crate documentation](crate#graceful_main) for its arguments and
 /// behaviour, and its opening example; the examples of [`Shutdown`] show
 /// what `main` does with the handle it is given.
 pub use graceful_macros::graceful_main;
 pub use process::signal::Signal;
 pub use shutdown::{Cause, Draining, Requested, Shutdown};
-
-// The README's example and the guides' code compile as doc tests. The
-// example uses the clients it names, whose features the workspace's test
-// build (`cargo test --workspace`) enables.
-#[cfg(all(
-    doctest,
-    feature = "axum",
-    feature = "sqlx",
-    feature = "redis",
-    feature = "tokio-util"
-))]
-#[doc = include_str!("../../README.md")]
-struct ReadmeExample;
-
-#[cfg(doctest)]
-#[doc = include_str!("../../docs/deploying.md")]
-struct DeployingGuide;
 
 /// What the macros expand to. Not public API: no semver guarantees.
 #[doc(hidden)]

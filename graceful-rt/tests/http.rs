@@ -1013,3 +1013,46 @@ async fn the_call_end_lead_sets_when_grpc_calls_are_ended_and_zero_ends_none() {
         }
     }
 }
+
+/// Settings as large as a `Duration` goes mean "no limit", as everywhere
+/// in the crate: a connection is served and drained, on HTTP/1.1 and
+/// HTTP/2, without an overflow panic in the accept loop or a connection's
+/// task (`Instant + Duration::MAX` panics).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_as_large_as_a_duration_goes_are_no_limit() {
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let serving = serve(listener, app(), shutdown.clone())
+        .max_connection_age(Duration::MAX)
+        .max_connection_age_grace(Duration::MAX)
+        .client_bound(Duration::MAX)
+        .keep_alive_hold(Duration::MAX)
+        .idle_grace(Duration::MAX);
+    let stats = serving.stats();
+    let task = tokio::spawn(serving.into_future());
+    assert_eq!(get_once(address, "/").await.status, 200);
+    let http2 = bounded("an HTTP/2 request", ANSWER, async {
+        let stream = TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let request = http::Request::get(format!("http://{address}/"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        sender.send_request(request).await.unwrap().status()
+    })
+    .await;
+    assert_eq!(http2, 200);
+    shutdown.trigger();
+    let drained = bounded("serve to resolve", ANSWER + Duration::from_secs(2), task)
+        .await
+        .expect("the serve task did not panic")
+        .expect("serve failed");
+    assert_eq!(stats.connections(), 0, "{drained:?}");
+    assert_eq!(drained.connections_cut, 0, "{drained:?}");
+}

@@ -245,6 +245,7 @@ impl<L, M> Serve<L, M> {
     /// and drains: take them before awaiting the server (which consumes
     /// it), and read them as often as you like. See the example of
     /// [`Serve`].
+    #[must_use]
     pub fn stats(&self) -> DrainStats {
         self.stats.clone()
     }
@@ -275,11 +276,6 @@ impl<L, M> Serve<L, M> {
     /// the client's next request, and a client opens one per request it
     /// has in flight anyway.
     ///
-    /// # Panics
-    ///
-    /// The server panics when it accepts a connection if `age` is too
-    /// large for the clock (`Duration::MAX`, say): for no limit, leave the
-    /// setting out.
     pub fn max_connection_age(mut self, age: Duration) -> Self {
         self.settings.age = Some(age);
         self
@@ -293,11 +289,6 @@ impl<L, M> Serve<L, M> {
     /// `MAX_CONNECTION_AGE_GRACE`. Without a
     /// [`max_connection_age`](Serve::max_connection_age) it does nothing.
     ///
-    /// # Panics
-    ///
-    /// A grace too large for the clock (`Duration::MAX`, say) panics the
-    /// task of each connection that reaches its age, which drops the
-    /// connection: for as long as the streams take, leave the setting out.
     pub fn max_connection_age_grace(mut self, grace: Duration) -> Self {
         self.settings.age_grace = Some(grace);
         self
@@ -378,11 +369,8 @@ impl<L, M> Serve<L, M> {
     /// If `bound` is zero: no client answers in no time, so every
     /// connection would be closed as unresponsive the moment the drain
     /// began, HTTP/2's included (its GOAWAY waits for a PING's answer),
-    /// with the requests on their way.
-    ///
-    /// A bound too large for the clock (`Duration::MAX`, say) does not
-    /// panic here, but in each connection's task when draining begins,
-    /// which drops the connection: give a finite bound.
+    /// with the requests on their way. (`Duration::MAX` is no bound:
+    /// clients are then waited for until the drain deadline.)
     pub fn client_bound(mut self, bound: Duration) -> Self {
         assert!(
             !bound.is_zero(),
@@ -557,7 +545,7 @@ impl<M> Acceptor<M> {
         let io = TrackedIo::new(io, Arc::clone(&activity), Arc::clone(&self.state));
         let service = ConnectionService::new(service, Arc::clone(&activity));
         let age = self.settings.age.map(|age| Age {
-            at: Instant::now() + jittered(age),
+            at: duration::after(Instant::now(), jittered(age)),
             grace: self.settings.age_grace,
         });
         tokio::spawn(connection(
@@ -596,7 +584,8 @@ fn jittered(age: Duration) -> Duration {
     // A random fraction in [0, 1), from the standard library's hasher
     // keys (random per process) and a counter.
     let random = (RandomState::new().hash_one(nth) >> 11) as f64 / (1u64 << 53) as f64;
-    age.mul_f64(0.9 + 0.2 * random)
+    // Saturating: an age too large for a `Duration` is no limit.
+    Duration::try_from_secs_f64(age.as_secs_f64() * (0.9 + 0.2 * random)).unwrap_or(Duration::MAX)
 }
 
 /// Accepts until draining begins. From the shutdown on (the lame duck),
@@ -814,7 +803,7 @@ async fn connection<Io, S, B>(
         grace = aged(age, &activity) => {
             // GOAWAY: the client opens its next streams elsewhere.
             connection.as_mut().graceful_shutdown();
-            let grace_end = grace.map(|grace| Instant::now() + grace);
+            let grace_end = grace.map(|grace| duration::after(Instant::now(), grace));
             tokio::select! {
                 biased;
                 ended = connection.as_mut() => return ended_with(ended),
@@ -907,7 +896,7 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
     activity.watch();
     let mut asked = false;
     let mut quiet_since = Instant::now();
-    let held_until = quiet_since + keep_alive_hold;
+    let held_until = duration::after(quiet_since, keep_alive_hold);
     loop {
         let changed = activity.changed();
         let mut changed = pin!(changed);
@@ -925,14 +914,15 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
                 asked = true;
             }
         }
-        let bound_at = quiet_since + client_bound;
+        let bound_at = duration::after(quiet_since, client_bound);
         let wake = match (in_flight, asked) {
             (0, true) => Some(bound_at),
             (0, false) if head_pending => Some(bound_at),
             // Idle: closed once quiet for the grace, and no longer held.
-            (0, false) => {
-                Some((Instant::now() + idle_grace.saturating_sub(idle_for)).max(held_until))
-            }
+            (0, false) => Some(
+                duration::after(Instant::now(), idle_grace.saturating_sub(idle_for))
+                    .max(held_until),
+            ),
             _ => None,
         };
         tokio::select! {
