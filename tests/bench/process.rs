@@ -82,6 +82,7 @@ mod worker;
 
 mod consumers;
 mod grpc;
+mod instructions;
 mod keepalive;
 mod nodelay;
 
@@ -1362,6 +1363,39 @@ fn drainbench(ours: &Contender, axum: &Contender) -> String {
         .to_owned()
 }
 
+/// Figure 17 on its own: `instructions` prints it, `instructions-check`
+/// fails (exit code 1) when ours moved past the recorded counts,
+/// `instructions-record` records them.
+fn instructions_figure(mode: &str) {
+    let binaries = release_examples(&["fixture-same-app-graceful", "fixture-same-app-axum"]);
+    let servers = instructions::Servers {
+        ours: &binaries["fixture-same-app-graceful"],
+        axum: &binaries["fixture-same-app-axum"],
+    };
+    let counts = instructions::measure(&servers, &bench_dir());
+    println!("{}", counts.table());
+    match mode {
+        "instructions-record" => {
+            counts.record(&workspace());
+            println!("recorded in tests/bench/instructions.txt");
+        }
+        "instructions-check" => {
+            let problems = counts.check(&workspace());
+            if !problems.is_empty() {
+                eprintln!(
+                    "instructions a request moved past 1% of tests/bench/instructions.txt:\n  {}\n\
+                     If that is intended, record the new counts on purpose and say why in the commit:\n    \
+                     BENCH_FIGURES=instructions-record cargo bench --bench process",
+                    problems.join("\n  ")
+                );
+                std::process::exit(1);
+            }
+            println!("instructions a request: within 1% of tests/bench/instructions.txt");
+        }
+        _ => {}
+    }
+}
+
 /// `docs/performance.md`: the table, under the command that made it, when
 /// and where. Written by the bench only; edits by hand are overwritten.
 fn write_performance(tables: &str) {
@@ -1401,6 +1435,13 @@ fn main() {
     if std::env::args().any(|arg| arg == "--list" || arg.starts_with("--format")) {
         // `cargo bench -- --list`: nothing to list.
         return;
+    }
+    // Instructions a request (figure 17) need only the same app's two
+    // builds and valgrind: the CI check runs this alone.
+    if let Ok(mode @ ("instructions" | "instructions-check" | "instructions-record")) =
+        std::env::var("BENCH_FIGURES").as_deref()
+    {
+        return instructions_figure(mode);
     }
     ensure_wrk();
     let binaries = release_examples(&[

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -45,21 +45,14 @@ pub(crate) struct Activity {
     /// started since: the head of the next HTTP/1.1 request, part of it
     /// received.
     head_pending: AtomicBool,
-    /// Reads end (end of file) from now on: see [`Activity::end_reads`].
-    reads_ended: AtomicBool,
-    /// A request on this connection was HTTP/2.
-    http2: AtomicBool,
-    /// The connection was upgraded (a `101 Switching Protocols` response,
-    /// such as a WebSocket's): it has left hyper, and only its IO can
-    /// learn of a cut, so from now on the IO keeps the wakers of the tasks
-    /// waiting on it.
-    upgraded: AtomicBool,
+    /// What the IO looks at on every read and write, in one word (the
+    /// bits below), so that the request path loads it once.
+    flags: AtomicU8,
     /// Notified when a request starts or ends, or the connection turns out
     /// to be HTTP/2, while the connection's task watches (during the
     /// drain); unwatched, the request path skips it.
     changed: Notify,
     watched: AtomicBool,
-    cut: AtomicBool,
     /// Notified when the connection is cut.
     cut_notify: Notify,
     /// The gRPC calls on this connection are to end now, with UNAVAILABLE
@@ -71,6 +64,20 @@ pub(crate) struct Activity {
     read_waker: Mutex<Option<Waker>>,
     write_waker: Mutex<Option<Waker>>,
 }
+
+/// The connection is cut: every read and write fails from now on.
+const CUT: u8 = 1;
+/// Reads end (end of file) from now on: see [`Activity::end_reads`].
+const READS_ENDED: u8 = 1 << 1;
+/// A request on this connection was HTTP/2 (or it began with the preface).
+const HTTP2: u8 = 1 << 2;
+/// The connection's first bytes have been looked at for the HTTP/2
+/// preface, which only a connection's first bytes can be.
+const PROTOCOL_KNOWN: u8 = 1 << 3;
+/// The connection was upgraded (a `101 Switching Protocols` response, such
+/// as a WebSocket's): it has left hyper, and only its IO can learn of a
+/// cut, so from now on the IO keeps the wakers of the tasks waiting on it.
+const UPGRADED: u8 = 1 << 4;
 
 /// A process-wide origin for the timestamps kept in atomics.
 fn epoch() -> Instant {
@@ -95,12 +102,9 @@ impl Activity {
             draining: AtomicBool::new(false),
             drain_waker: Mutex::new(None),
             head_pending: AtomicBool::new(false),
-            reads_ended: AtomicBool::new(false),
-            http2: AtomicBool::new(false),
-            upgraded: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             changed: Notify::new(),
             watched: AtomicBool::new(false),
-            cut: AtomicBool::new(false),
             cut_notify: Notify::new(),
             calls_ending: AtomicBool::new(false),
             calls_end: Arc::new(Notify::new()),
@@ -109,18 +113,21 @@ impl Activity {
         }
     }
 
+    #[inline]
     fn touch(&self) {
         if self.quiet_time {
             self.last_active.store(now_nanos(), Ordering::Release);
         }
     }
 
+    #[inline]
     fn announce(&self) {
         if self.watched.load(Ordering::SeqCst) {
             self.changed.notify_waiters();
         }
     }
 
+    #[inline]
     pub(crate) fn request_started(&self) {
         // SeqCst with `watch`: either the task sees this request, or this
         // request sees the task watching and wakes it.
@@ -133,13 +140,15 @@ impl Activity {
     /// over to the upgraded protocol once it has written the response, so
     /// before any task of that protocol waits on it.
     pub(crate) fn upgrading(&self) {
-        self.upgraded.store(true, Ordering::Release);
+        self.flags.fetch_or(UPGRADED, Ordering::Release);
     }
 
     /// The request was HTTP/2: the connection drains by GOAWAY, at once.
+    #[inline]
     pub(crate) fn saw_http2(&self) {
-        if !self.http2.load(Ordering::Relaxed) {
-            self.http2.store(true, Ordering::SeqCst);
+        if self.flags.load(Ordering::Relaxed) & HTTP2 == 0 {
+            self.flags
+                .fetch_or(HTTP2 | PROTOCOL_KNOWN, Ordering::SeqCst);
             self.announce();
         }
     }
@@ -148,6 +157,7 @@ impl Activity {
     /// dropped): no longer in flight. What hyper has still to write out
     /// is the connection's business, bounded like any client that does
     /// not read (see [`Activity::wrote`]).
+    #[inline]
     pub(crate) fn request_answered(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.touch();
@@ -158,6 +168,7 @@ impl Activity {
     /// so it is not unresponsive (a long response read slowly is not cut
     /// at the [`client_bound`](super::Serve::client_bound) after its last
     /// frame).
+    #[inline]
     fn wrote(&self) {
         self.announce();
     }
@@ -167,16 +178,19 @@ impl Activity {
         self.watched.store(true, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(crate) fn server(&self) -> &ServerState {
         &self.server
     }
 
+    #[inline]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
 
+    #[inline]
     pub(crate) fn is_http2(&self) -> bool {
-        self.http2.load(Ordering::SeqCst)
+        self.flags.load(Ordering::SeqCst) & HTTP2 != 0
     }
 
     /// Part of a request head has arrived (see `head_pending`).
@@ -205,6 +219,13 @@ impl Activity {
         }
     }
 
+    /// Whether the server is draining (as far as this connection knows:
+    /// from [`Connections::start_draining`] on).
+    #[inline]
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
     /// Draining starts: the connection's task is woken to begin its drain.
     fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
@@ -228,7 +249,7 @@ impl Activity {
     /// Cuts the connection: every read and write fails from now on, and a
     /// task waiting on the socket is woken to notice.
     pub(crate) fn cut(&self) {
-        self.cut.store(true, Ordering::Release);
+        self.flags.fetch_or(CUT, Ordering::Release);
         self.cut_notify.notify_waiters();
         for slot in [&self.read_waker, &self.write_waker] {
             if let Some(waker) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
@@ -269,30 +290,29 @@ impl Activity {
     /// hyper's graceful shutdown, this holds before the protocol is known:
     /// hyper-util then drops a connection without shutting its IO down.
     pub(crate) fn end_reads(&self) {
-        self.reads_ended.store(true, Ordering::Release);
+        self.flags.fetch_or(READS_ENDED, Ordering::Release);
     }
 
     fn is_cut(&self) -> bool {
-        self.cut.load(Ordering::Acquire)
+        self.flags.load(Ordering::Acquire) & CUT != 0
     }
 
     /// What a write to the socket tells: progress (see [`Activity::wrote`]),
     /// or a task to wake at a cut.
-    fn after_write(&self, poll: &Poll<io::Result<usize>>, cx: &Context<'_>) {
+    #[inline]
+    fn after_write(&self, flags: u8, poll: &Poll<io::Result<usize>>, cx: &Context<'_>) {
         match poll {
             Poll::Ready(Ok(written)) if *written > 0 => self.wrote(),
-            Poll::Pending => self.park(&self.write_waker, cx.waker()),
-            Poll::Ready(_) => {}
+            Poll::Pending if flags & UPGRADED != 0 => self.park(&self.write_waker, cx.waker()),
+            Poll::Ready(_) | Poll::Pending => {}
         }
     }
 
-    /// Keeps `waker` to wake at a cut, once the connection is upgraded.
-    /// Before, the connection's task learns of a cut by itself (it waits
-    /// for one beside the connection), and the request path skips the lock.
+    /// Keeps `waker` to wake at a cut (an upgraded connection's IO: see
+    /// [`UPGRADED`]). Before the upgrade, the connection's task learns of a
+    /// cut by itself (it waits for one beside the connection), and the
+    /// request path skips the lock.
     fn park(&self, slot: &Mutex<Option<Waker>>, waker: &Waker) {
-        if !self.upgraded.load(Ordering::Acquire) {
-            return;
-        }
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
         match &*slot {
             Some(parked) if parked.will_wake(waker) => {}
@@ -312,6 +332,7 @@ pub(crate) struct DrainStarts<'a> {
 impl std::future::Future for DrainStarts<'_> {
     type Output = ();
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.activity.draining.load(Ordering::Acquire) {
             return Poll::Ready(());
@@ -501,10 +522,11 @@ impl<T: AsyncRead> AsyncRead for TrackedIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
-        if this.activity.is_cut() {
+        let flags = this.activity.flags.load(Ordering::Acquire);
+        if flags & CUT != 0 {
             return Poll::Ready(Err(cut_error()));
         }
-        if this.activity.reads_ended.load(Ordering::Acquire) {
+        if flags & READS_ENDED != 0 {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -522,21 +544,26 @@ impl<T: AsyncRead> AsyncRead for TrackedIo<T> {
             None => this.io.poll_read(cx, buf),
         };
         match &poll {
-            // Bytes on a connection with no request in flight: the HTTP/2
-            // preface, or the head of the next HTTP/1.1 request. (Flags,
-            // not a clock: this is the request path.)
-            Poll::Ready(Ok(()))
-                if buf.filled().len() > before
-                    && this.activity.in_flight() == 0
-                    && !this.activity.is_http2() =>
-            {
-                if buf.filled()[before..].starts_with(HTTP2_PREFACE_START) {
-                    this.activity.saw_http2();
-                } else {
-                    this.activity.head_pending.store(true, Ordering::Relaxed);
+            // Bytes: the first ones may be the HTTP/2 preface; on an
+            // HTTP/1.1 connection with no request in flight, they are the
+            // head of the next request. (Flags, not a clock: this is the
+            // request path.)
+            Poll::Ready(Ok(())) if buf.filled().len() > before && flags & HTTP2 == 0 => {
+                let activity = this.activity;
+                if flags & PROTOCOL_KNOWN == 0 {
+                    if buf.filled()[before..].starts_with(HTTP2_PREFACE_START) {
+                        activity.saw_http2();
+                        return poll;
+                    }
+                    activity.flags.fetch_or(PROTOCOL_KNOWN, Ordering::Relaxed);
+                }
+                if activity.in_flight() == 0 {
+                    activity.head_pending.store(true, Ordering::Relaxed);
                 }
             }
-            Poll::Pending => this.activity.park(&this.activity.read_waker, cx.waker()),
+            Poll::Pending if flags & UPGRADED != 0 => {
+                this.activity.park(&this.activity.read_waker, cx.waker());
+            }
             _ => {}
         }
         poll
@@ -550,11 +577,12 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if this.activity.is_cut() {
+        let flags = this.activity.flags.load(Ordering::Acquire);
+        if flags & CUT != 0 {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = this.io.poll_write(cx, data);
-        this.activity.after_write(&poll, cx);
+        this.activity.after_write(flags, &poll, cx);
         poll
     }
 
@@ -564,11 +592,12 @@ impl<T: AsyncWrite> AsyncWrite for TrackedIo<T> {
         data: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if this.activity.is_cut() {
+        let flags = this.activity.flags.load(Ordering::Acquire);
+        if flags & CUT != 0 {
             return Poll::Ready(Err(cut_error()));
         }
         let poll = this.io.poll_write_vectored(cx, data);
-        this.activity.after_write(&poll, cx);
+        this.activity.after_write(flags, &poll, cx);
         poll
     }
 

@@ -102,6 +102,7 @@ impl Owner {
 }
 
 impl InFlight {
+    #[inline]
     pub(crate) fn new(owner: Owner, http1: bool) -> InFlight {
         match &owner {
             Owner::Connection(activity) => {
@@ -139,6 +140,7 @@ impl InFlight {
 }
 
 impl Drop for InFlight {
+    #[inline]
     fn drop(&mut self) {
         match &self.owner {
             Owner::Connection(activity) => activity.request_answered(),

@@ -20,7 +20,6 @@ use tokio::sync::futures::OwnedNotified;
 use super::connection::Activity;
 use super::grpc;
 use super::in_flight::{DrainBody, InFlight, Owner, respond};
-use super::state::Phase;
 
 /// The service of one connection: `inner` is the application's, made for
 /// this connection.
@@ -47,12 +46,11 @@ where
 
     fn call(&self, request: Request<Incoming>) -> Answer<S> {
         let http1 = request.version() < Version::HTTP_2;
-        let state = self.activity.server();
-        if state.phase() == Phase::Draining {
+        if self.activity.is_draining() {
             // It arrived on a connection that was open when draining
             // began, so it was on the wire then: served, and its
             // connection closes after it.
-            state.late.fetch_add(1, Ordering::AcqRel);
+            self.activity.server().late.fetch_add(1, Ordering::AcqRel);
         }
         // A gRPC call can be ended by the server before its handler answers.
         let ending = grpc::is_call(&request).then(|| self.activity.calls_end());

@@ -58,6 +58,7 @@ impl ServerState {
         }
     }
 
+    #[inline]
     pub(crate) fn phase(&self) -> Phase {
         if let Some(shutdown) = &self.timeline_of {
             return if !shutdown.is_requested() {

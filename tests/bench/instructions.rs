@@ -1,0 +1,298 @@
+//! Figure 17: instructions a request, which the machine's noise cannot
+//! move. The same app (`tests/fixtures/same_app_*.rs`: the same routes on
+//! `#[graceful_main]` + `http::serve`, and on `axum::serve`) runs under
+//! `valgrind --tool=callgrind`, on one runtime worker
+//! (`TOKIO_WORKER_THREADS=1`), and serves requests one after the other on
+//! one connection, then gets SIGTERM. The count of a run includes the
+//! start and the shutdown; the difference between a run of 6,000 requests
+//! and one of 1,000, over 5,000, is the cost of a request alone.
+//!
+//! `BENCH_FIGURES=instructions` prints the table; `instructions-check`
+//! also compares ours with the counts recorded in
+//! `tests/bench/instructions.txt` and fails past 1% either way (CI runs
+//! it); `instructions-record` writes that file, on purpose, as
+//! `public-api.txt` is.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The baseline, in the repository.
+const RECORDED: &str = "tests/bench/instructions.txt";
+/// How far a count may move from the recorded one before the check fails.
+const TOLERANCE: f64 = 0.01;
+const FEW: usize = 1_000;
+const MANY: usize = 6_000;
+/// How long a server under valgrind may take to listen, or to exit.
+const BOUND: Duration = Duration::from_secs(120);
+
+/// One kind of request.
+#[derive(Clone, Copy)]
+pub(crate) struct Case {
+    pub(crate) key: &'static str,
+    label: &'static str,
+    http2: bool,
+    /// Bytes of request body (`POST /upload`), or 0 for `GET /`.
+    body: usize,
+}
+
+pub(crate) const CASES: [Case; 3] = [
+    Case {
+        key: "http1_get",
+        label: "HTTP/1.1 `GET /`, keep-alive",
+        http2: false,
+        body: 0,
+    },
+    Case {
+        key: "http2_get",
+        label: "HTTP/2 `GET /`, one stream after another",
+        http2: true,
+        body: 0,
+    },
+    Case {
+        key: "http1_upload_4k",
+        label: "HTTP/1.1 `POST /upload` with a 4 KB body",
+        http2: false,
+        body: 4096,
+    },
+];
+
+/// The two servers of the same app.
+pub(crate) struct Servers<'a> {
+    pub(crate) ours: &'a Path,
+    pub(crate) axum: &'a Path,
+}
+
+/// Instructions a request of each case, ours and axum's.
+pub(crate) struct Counts {
+    rows: Vec<(Case, f64, f64)>,
+}
+
+/// Counts every case on both servers.
+pub(crate) fn measure(servers: &Servers<'_>, dir: &Path) -> Counts {
+    let rows = CASES
+        .iter()
+        .map(|&case| {
+            let ours = per_request(servers.ours, case, dir);
+            let axum = per_request(servers.axum, case, dir);
+            eprintln!("instructions {}: ours {ours:.0}, axum {axum:.0}", case.key);
+            (case, ours, axum)
+        })
+        .collect();
+    Counts { rows }
+}
+
+impl Counts {
+    /// The figure's table.
+    pub(crate) fn table(&self) -> String {
+        let mut md = String::from(
+            "| request | goal | graceful | `axum::serve` | ours / axum |\n|---|---|---|---|---|\n",
+        );
+        for (case, ours, axum) in &self.rows {
+            let _ = writeln!(
+                md,
+                "| {} | ≤ 1.01 | {ours:.0} | {axum:.0} | {:.3} |",
+                case.label,
+                ours / axum
+            );
+        }
+        md
+    }
+
+    /// The file [`RECORDED`] holds.
+    fn recorded(&self) -> String {
+        let mut text = String::from(
+            "# Instructions a request (callgrind), recorded by\n\
+             # `BENCH_FIGURES=instructions-record cargo bench --bench process`:\n\
+             # case, ours, axum::serve. CI fails when ours moves more than 1%\n\
+             # from here; record again on purpose, and say why in the commit.\n",
+        );
+        for (case, ours, axum) in &self.rows {
+            let _ = writeln!(text, "{} {ours:.0} {axum:.0}", case.key);
+        }
+        text
+    }
+
+    /// Writes [`RECORDED`].
+    pub(crate) fn record(&self, workspace: &Path) {
+        std::fs::write(workspace.join(RECORDED), self.recorded()).unwrap();
+    }
+
+    /// Compares ours with [`RECORDED`]: the problems, if any.
+    pub(crate) fn check(&self, workspace: &Path) -> Vec<String> {
+        let path = workspace.join(RECORDED);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        let mut problems = Vec::new();
+        for (case, ours, axum) in &self.rows {
+            let Some(line) = text
+                .lines()
+                .find(|line| line.split(' ').next() == Some(case.key))
+            else {
+                problems.push(format!("{}: not recorded in {RECORDED}", case.key));
+                continue;
+            };
+            let fields: Vec<f64> = line
+                .split(' ')
+                .skip(1)
+                .map(|field| field.parse().expect("a count"))
+                .collect();
+            let (was, axum_was) = (fields[0], fields[1]);
+            let moved = ours / was - 1.0;
+            if moved.abs() > TOLERANCE {
+                problems.push(format!(
+                    "{}: {ours:.0} instructions a request, {:+.1}% from the recorded {was:.0} \
+                     (axum::serve: {axum:.0}, recorded {axum_was:.0})",
+                    case.key,
+                    moved * 100.0
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// `(instructions at MANY − at FEW) / (MANY − FEW)`.
+fn per_request(binary: &Path, case: Case, dir: &Path) -> f64 {
+    let few = total(binary, case, FEW, dir);
+    let many = total(binary, case, MANY, dir);
+    many.saturating_sub(few) as f64 / (MANY - FEW) as f64
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The instructions `binary` executed, from its start to its exit, serving
+/// `requests` of `case`.
+fn total(binary: &Path, case: Case, requests: usize, dir: &Path) -> u64 {
+    let port = free_port();
+    let out: PathBuf = dir.join(format!("callgrind-{}-{port}.out", case.key));
+    let log = dir.join(format!("callgrind-{}-{port}.log", case.key));
+    let mut child = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(format!("--log-file={}", log.display()))
+        .arg(binary)
+        .env("PORT", port.to_string())
+        .env("TOKIO_WORKER_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("cannot run valgrind ({error}): install it (Debian: apt-get install valgrind)")
+        });
+    let stderr = child.stderr.take().expect("piped");
+    let (listening, heard) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = listening.send(());
+            }
+        }
+    });
+    heard
+        .recv_timeout(BOUND)
+        .unwrap_or_else(|_| panic!("{} did not listen under valgrind", binary.display()));
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(send(address, case, requests));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let (exited, done) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    let status = done
+        .recv_timeout(BOUND)
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{} exited {status}", binary.display());
+    let text = std::fs::read_to_string(&out).expect("callgrind's output");
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&log);
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("summary: ")
+                .or_else(|| line.strip_prefix("totals: "))
+        })
+        .and_then(|count| count.split_whitespace().next()?.parse().ok())
+        .expect("a total in callgrind's output")
+}
+
+/// Sends `requests` of `case` one after the other on one connection,
+/// checking each answer.
+async fn send(address: SocketAddr, case: Case, requests: usize) {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let body = Bytes::from(vec![b'x'; case.body]);
+    let request = || {
+        let builder = axum::http::Request::builder().header("host", address.to_string());
+        let builder = if case.http2 {
+            builder.version(axum::http::Version::HTTP_2)
+        } else {
+            builder
+        };
+        if case.body == 0 {
+            builder
+                .uri(format!("http://{address}/"))
+                .body(Full::new(Bytes::new()))
+        } else {
+            builder
+                .method("POST")
+                .uri(format!("http://{address}/upload"))
+                .body(Full::new(body.clone()))
+        }
+        .unwrap()
+    };
+    let expected = if case.body == 0 {
+        "hello\n".to_owned()
+    } else {
+        format!("{}\n", case.body)
+    };
+    if case.http2 {
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                .await
+                .unwrap();
+        let connection = tokio::spawn(connection);
+        for _ in 0..requests {
+            let response = sender.send_request(request()).await.unwrap();
+            check(response, &expected).await;
+        }
+        drop(sender);
+        let _ = connection.await;
+    } else {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let connection = tokio::spawn(connection);
+        for _ in 0..requests {
+            sender.ready().await.unwrap();
+            let response = sender.send_request(request()).await.unwrap();
+            check(response, &expected).await;
+        }
+        drop(sender);
+        let _ = connection.await;
+    }
+}
+
+async fn check(response: axum::http::Response<hyper::body::Incoming>, expected: &str) {
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, expected.as_bytes());
+}
