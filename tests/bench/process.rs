@@ -195,18 +195,23 @@ fn setup(what: &str, command: &mut Command) {
 }
 
 fn ensure_wrk() {
-    if Command::new("wrk").arg("--version").output().is_ok() {
+    ensure_package("wrk", "--version", "wrk");
+}
+
+/// Installs Debian's `package` when `program` does not run.
+fn ensure_package(program: &str, version_flag: &str, package: &str) {
+    if Command::new(program).arg(version_flag).output().is_ok() {
         return;
     }
-    eprintln!("installing wrk from Debian's packages");
+    eprintln!("installing {package} from Debian's packages");
     let installed = Command::new("apt-get")
-        .args(["install", "-y", "wrk"])
+        .args(["install", "-y", package])
         .output();
     if !installed.is_ok_and(|output| output.status.success()) {
         setup("apt-get update", Command::new("apt-get").arg("update"));
         setup(
-            "apt-get install -y wrk",
-            Command::new("apt-get").args(["install", "-y", "wrk"]),
+            &format!("apt-get install -y {package}"),
+            Command::new("apt-get").args(["install", "-y", package]),
         );
     }
 }
@@ -1367,6 +1372,7 @@ fn drainbench(ours: &Contender, axum: &Contender) -> String {
 /// fails (exit code 1) when ours moved past the recorded counts,
 /// `instructions-record` records them.
 fn instructions_figure(mode: &str) {
+    ensure_package("valgrind", "--version", "valgrind");
     let binaries = release_examples(&["fixture-same-app-graceful", "fixture-same-app-axum"]);
     let servers = instructions::Servers {
         ours: &binaries["fixture-same-app-graceful"],
