@@ -53,7 +53,7 @@ where
             self.activity.server().late.fetch_add(1, Ordering::AcqRel);
         }
         // A gRPC call can be ended by the server before its handler answers.
-        let ending = grpc::is_call(&request).then(|| self.activity.calls_end());
+        let ending = grpc::is_call(&request).then(|| Box::pin(self.activity.calls_end()));
         let guard = InFlight::new(Owner::Connection(Arc::clone(&self.activity)), http1);
         Answer {
             step: Step::Ready {
@@ -79,8 +79,9 @@ pin_project_lite::pin_project! {
         step: Step<S>,
         guard: Option<InFlight>,
         // For a gRPC call: resolves when its connection ends its calls.
-        #[pin]
-        ending: Option<OwnedNotified>,
+        // Boxed: only gRPC calls have one, and every request's future is
+        // moved as a whole.
+        ending: Option<Pin<Box<OwnedNotified>>>,
         http1: bool,
     }
 }
@@ -111,8 +112,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let (Some(ending), Some(guard)) = (this.ending.as_pin_mut(), this.guard.as_ref()) {
-            if guard.call_ends(ending, cx) {
+        if let (Some(ending), Some(guard)) = (this.ending.as_mut(), this.guard.as_ref()) {
+            if guard.call_ends(ending.as_mut(), cx) {
                 // Answered UNAVAILABLE at once; the handler is dropped
                 // with this future.
                 this.guard.take().expect("counted").call_ended();
