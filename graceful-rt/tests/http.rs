@@ -1056,3 +1056,124 @@ async fn settings_as_large_as_a_duration_goes_are_no_limit() {
     assert_eq!(stats.connections(), 0, "{drained:?}");
     assert_eq!(drained.connections_cut, 0, "{drained:?}");
 }
+
+/// A 4 MB response to a client that reads slowly (a small receive
+/// buffer) arrives whole across the drain, with a pipelined request sent
+/// behind it that a draining connection does not read. Closing a TCP
+/// socket with bytes unread resets it and throws away what it had still
+/// to send: hyper reads those bytes before it closes, and this holds it
+/// to that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_is_not_lost_to_the_reset_of_a_close_with_unread_bytes() {
+    const SIZE: usize = 4 << 20;
+    let router = Router::new().route("/big", get(|| async { vec![b'x'; SIZE] }));
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(router, &shutdown).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut client = socket.connect(server.address).await.unwrap();
+    wait_until("the connection to be accepted", ANSWER, || {
+        server.stats.connections() == 1
+    })
+    .await;
+    // Draining: the response will say `Connection: close`, and the
+    // connection reads nothing after its request.
+    shutdown.trigger();
+    client
+        .write_all(b"GET /big HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = vec![0u8; 64 * 1024];
+    let first = bounded("the response to begin", ANSWER, client.read(&mut received))
+        .await
+        .unwrap();
+    assert!(first > 0, "no response");
+    // Bytes the server will not read: the next request, pipelined.
+    client
+        .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    // hyper hands the rest of the body to the socket, and is done.
+    wait_until("the response to be produced", ANSWER, || {
+        server.stats.in_flight() == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut total = first;
+    let end = loop {
+        match bounded(
+            "the rest of the response",
+            ANSWER,
+            client.read(&mut received),
+        )
+        .await
+        {
+            Ok(0) => break Ok(()),
+            Ok(read) => total += read,
+            Err(error) => break Err(error),
+        }
+    };
+    let head = total - SIZE.min(total);
+    eprintln!("received {total} bytes, then {end:?}");
+    assert!(
+        end.is_ok(),
+        "the connection was reset after {total} bytes: {end:?}"
+    );
+    assert!(
+        total > SIZE && head < 1024,
+        "received {total} bytes of a {SIZE}-byte body"
+    );
+    server.drained(ANSWER).await;
+}
+
+/// The same on HTTP/2, whose client keeps sending (WINDOW_UPDATE frames as
+/// it reads) until it has the whole response, while the drain's GOAWAY
+/// closes the connection after its last stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_response_is_not_lost_to_the_reset_of_a_close_with_unread_bytes() {
+    const SIZE: usize = 4 << 20;
+    let router = Router::new().route("/big", get(|| async { vec![b'x'; SIZE] }));
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(router, &shutdown).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(1 << 20)
+        .handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(format!("http://{}/big", server.address))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = bounded(
+        "the response to begin",
+        ANSWER,
+        sender.send_request(request),
+    )
+    .await
+    .unwrap();
+    shutdown.trigger();
+    let mut body = response.into_body();
+    let mut total = 0;
+    let end = loop {
+        // A slow reader.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        match bounded("the next frame", ANSWER, body.frame()).await {
+            None => break Ok(()),
+            Some(Ok(frame)) => total += frame.data_ref().map_or(0, |data| data.len()),
+            Some(Err(error)) => break Err(error),
+        }
+    };
+    eprintln!("received {total} bytes, then {end:?}");
+    assert!(
+        end.is_ok(),
+        "the stream failed after {total} bytes: {end:?}"
+    );
+    assert_eq!(total, SIZE);
+    drop(sender);
+    let _ = bounded("the client's connection to end", ANSWER, connection).await;
+    server.drained(ANSWER).await;
+}

@@ -81,6 +81,7 @@ mod support;
 mod worker;
 
 mod consumers;
+mod growth;
 mod grpc;
 mod instructions;
 mod keepalive;
@@ -1368,6 +1369,18 @@ fn drainbench(ours: &Contender, axum: &Contender) -> String {
         .to_owned()
 }
 
+/// Figure 18: the growth table, and its curves in
+/// `docs/performance-growth.svg`.
+fn growth_figure(ours: &Contender, no_hold: &Contender, plain: &Contender) -> String {
+    let idle = growth::idle(&[ours, no_hold, plain]);
+    let busy = growth::busy_http2(&[ours, plain]);
+    growth::svg(&idle, &workspace().join("docs/performance-growth.svg"));
+    format!(
+        "{}\n![exit and memory against idle keep-alive connections, log axes](performance-growth.svg)",
+        growth::table(&idle, &busy)
+    )
+}
+
 /// Figure 17 on its own: `instructions` prints it, `instructions-check`
 /// fails (exit code 1) when ours moved past the recorded counts,
 /// `instructions-record` records them.
@@ -1500,6 +1513,13 @@ fn main() {
         dir: None,
         env: vec![],
     };
+    let same_no_hold = Contender {
+        label: "same app: graceful_main + http::serve, hold 0",
+        program: binaries["fixture-same-app-graceful"].clone(),
+        args: vec![],
+        dir: None,
+        env: vec![("SAME_APP_HOLD".to_owned(), "0".to_owned())],
+    };
 
     if let Ok(figures) = std::env::var("BENCH_FIGURES") {
         for figure in figures.split(',').map(str::trim) {
@@ -1604,6 +1624,7 @@ fn main() {
                     );
                 }
                 "drainbench" => println!("{}", drainbench(&ours, &axum)),
+                "growth" => println!("{}", growth_figure(&same_ours, &same_no_hold, &same_plain)),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1662,6 +1683,8 @@ fn main() {
         &binaries["fixture-baseline-axum"],
         runs(3),
     );
+    eprintln!("18. as connections grow");
+    let growth = growth_figure(&same_ours, &same_no_hold, &same_plain);
     eprintln!("16. drainbench, every scenario");
     let drainbench = drainbench(&ours, &axum);
     let inprocess: Option<serde_json::Value> =
@@ -1882,6 +1905,7 @@ fn main() {
     let _ = writeln!(md, "\n{nodelay}");
     let _ = writeln!(md, "\n```text\n{consumers}\n```");
     let _ = writeln!(md, "\n{keepalive}");
+    let _ = writeln!(md, "\n## As connections grow (figure 18)\n\n{growth}");
     let _ = writeln!(md, "\n## drainbench\n\n{drainbench}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\

@@ -698,17 +698,12 @@ async fn wait_or_cut(
         .unwrap_or(deadline)
         .max(Instant::now());
     let mut calls_told = call_end_lead.is_zero();
-    let mut reported: Option<Instant> = None;
+    let process = shutdown.process();
+    if let Some(process) = process {
+        process.draining(stats.in_flight(), stats.connections());
+    }
+    let mut next_report = Instant::now() + PROGRESS_INTERVAL;
     loop {
-        let closed_one = state.connection_closes();
-        let mut closed_one = pin!(closed_one);
-        closed_one.as_mut().enable();
-        if let Some(process) = shutdown.process() {
-            if reported.is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL) {
-                process.draining(stats.in_flight(), stats.connections());
-                reported = Some(Instant::now());
-            }
-        }
         tokio::select! {
             () = state.all_closed() => return Cut { calls_ended: calls_ended(), ..Cut::default() },
             () = tokio::time::sleep_until(end_calls_at.into()), if !calls_told => {
@@ -724,9 +719,26 @@ async fn wait_or_cut(
                 stats.connections.cut_all();
                 return cut;
             }
-            () = closed_one => {}
+            () = next_close_after(state, next_report), if process.is_some() => {
+                if let Some(process) = process {
+                    process.draining(stats.in_flight(), stats.connections());
+                }
+                next_report = Instant::now() + PROGRESS_INTERVAL;
+            }
         }
     }
+}
+
+/// Resolves at the first connection close after `after`: the drain's next
+/// progress report. Until `after`, closes tell nobody (the request path
+/// of a close then touches no shared waiter list).
+async fn next_close_after(state: &ServerState, after: Instant) {
+    tokio::time::sleep_until(after.into()).await;
+    let closed = state.connection_closes();
+    let mut closed = pin!(closed);
+    closed.as_mut().enable();
+    state.want_close_news();
+    closed.await;
 }
 
 /// The drain's last log lines.
@@ -925,7 +937,10 @@ async fn drain<C: Future<Output = Result<(), BoxError>>>(
             ),
             _ => None,
         };
+        // The connection first: one asked to close usually has by its
+        // next poll, and then no timer is armed for it.
         tokio::select! {
+            biased;
             ended = connection.as_mut() => {
                 ended_with(ended);
                 return Closed::ByProtocol;

@@ -4,7 +4,7 @@
 //! A leaf of the `http` module: the connections refer to it, not the other
 //! way round.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
@@ -45,8 +45,10 @@ pub(crate) struct ServerState {
     pub(crate) calls_ended: AtomicUsize,
     /// Notified when the last connection closes.
     all_closed: Notify,
-    /// Notified when any connection closes.
+    /// Notified when a connection closes, once someone asked to be
+    /// ([`ServerState::want_close_news`]).
     closed_one: Notify,
+    close_news_wanted: AtomicBool,
 }
 
 impl ServerState {
@@ -90,7 +92,18 @@ impl ServerState {
         if self.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.all_closed.notify_waiters();
         }
-        self.closed_one.notify_waiters();
+        if self.close_news_wanted.load(Ordering::Acquire)
+            && self.close_news_wanted.swap(false, Ordering::AcqRel)
+        {
+            self.closed_one.notify_waiters();
+        }
+    }
+
+    /// The next connection close notifies the
+    /// [`connection_closes`](Self::connection_closes) futures; later ones,
+    /// until this is called again, do not.
+    pub(crate) fn want_close_news(&self) {
+        self.close_news_wanted.store(true, Ordering::Release);
     }
 
     /// A future that resolves when a connection closes; it counts closes
