@@ -86,6 +86,7 @@ mod grpc;
 mod instructions;
 mod keepalive;
 mod nodelay;
+mod sse;
 
 use support::{h2, http, load};
 
@@ -1625,6 +1626,7 @@ fn main() {
                 }
                 "drainbench" => println!("{}", drainbench(&ours, &axum)),
                 "growth" => println!("{}", growth_figure(&same_ours, &same_no_hold, &same_plain)),
+                "sse" => println!("{}", sse::table(&sse::figure(&same_ours, &same_plain))),
                 other => panic!("unknown figure {other:?}"),
             }
         }
@@ -1685,6 +1687,8 @@ fn main() {
     );
     eprintln!("18. as connections grow");
     let growth = growth_figure(&same_ours, &same_no_hold, &same_plain);
+    eprintln!("19. as cores grow");
+    let sse = sse::table(&sse::figure(&same_ours, &same_plain));
     eprintln!("16. drainbench, every scenario");
     let drainbench = drainbench(&ours, &axum);
     let inprocess: Option<serde_json::Value> =
@@ -1906,6 +1910,7 @@ fn main() {
     let _ = writeln!(md, "\n```text\n{consumers}\n```");
     let _ = writeln!(md, "\n{keepalive}");
     let _ = writeln!(md, "\n## As connections grow (figure 18)\n\n{growth}");
+    let _ = writeln!(md, "\n## As cores grow (figure 19)\n\n{sse}");
     let _ = writeln!(md, "\n## drainbench\n\n{drainbench}");
     let json = format!(
         "{{\"exit_idle_ms\":{{\"graceful\":{},\"axum\":{},\"express\":{}}},\
