@@ -119,9 +119,7 @@ fn once(contender: &Contender, workers: usize) -> f64 {
     ms(elapsed)
 }
 
-async fn connect(
-    address: SocketAddr,
-) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+async fn connect(address: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let (sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
