@@ -13,6 +13,7 @@
 //! it); `instructions-record` writes that file, on purpose, as
 //! `public-api.txt` is.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -76,20 +77,48 @@ pub(crate) struct Servers<'a> {
 /// Instructions a request of each case, ours and axum's.
 pub(crate) struct Counts {
     rows: Vec<(Case, f64, f64)>,
+    /// For the first case: the functions whose instructions a request
+    /// differ most between the two, from callgrind's per-function counts.
+    differences: Vec<(String, f64, f64)>,
 }
 
 /// Counts every case on both servers.
 pub(crate) fn measure(servers: &Servers<'_>, dir: &Path) -> Counts {
+    let mut differences = Vec::new();
     let rows = CASES
         .iter()
-        .map(|&case| {
-            let ours = per_request(servers.ours, case, dir);
-            let axum = per_request(servers.axum, case, dir);
+        .enumerate()
+        .map(|(index, &case)| {
+            let (ours, ours_functions) = per_request(servers.ours, case, dir);
+            let (axum, axum_functions) = per_request(servers.axum, case, dir);
             eprintln!("instructions {}: ours {ours:.0}, axum {axum:.0}", case.key);
+            if index == 0 {
+                differences = compare(&ours_functions, &axum_functions);
+            }
             (case, ours, axum)
         })
         .collect();
-    Counts { rows }
+    Counts { rows, differences }
+}
+
+/// The functions whose instructions a request differ most, ours then
+/// axum's (a function inlined in one build and not the other shows in
+/// both lists).
+fn compare(ours: &BTreeMap<String, f64>, axum: &BTreeMap<String, f64>) -> Vec<(String, f64, f64)> {
+    let mut differences: Vec<(String, f64, f64)> = ours
+        .keys()
+        .chain(axum.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|name| {
+            let value = |map: &BTreeMap<String, f64>| map.get(name).copied().unwrap_or(0.0);
+            (name.clone(), value(ours), value(axum))
+        })
+        .filter(|(_, ours, axum)| (ours - axum).abs() >= 10.0)
+        .collect();
+    differences.sort_by(|a, b| (b.1 - b.2).abs().total_cmp(&(a.1 - a.2).abs()));
+    differences.truncate(16);
+    differences
 }
 
 impl Counts {
@@ -105,6 +134,20 @@ impl Counts {
                 case.label,
                 ours / axum
             );
+        }
+        if let Some((case, _, _)) = self.rows.first() {
+            let _ = writeln!(
+                md,
+                "\nWhere {} differs, function by function (callgrind's own \
+                 instructions a request; a function inlined in one build and not the \
+                 other shows on both sides):\n\n| function | graceful | `axum::serve` |\n|---|---|---|",
+                case.label
+            );
+            for (name, ours, axum) in &self.differences {
+                let name = name.replace('|', "\\|");
+                let name: String = name.chars().take(110).collect();
+                let _ = writeln!(md, "| `{name}` | {ours:.0} | {axum:.0} |");
+            }
         }
         md
     }
@@ -162,11 +205,49 @@ impl Counts {
     }
 }
 
-/// `(instructions at MANY − at FEW) / (MANY − FEW)`.
-fn per_request(binary: &Path, case: Case, dir: &Path) -> f64 {
-    let few = total(binary, case, FEW, dir);
-    let many = total(binary, case, MANY, dir);
-    many.saturating_sub(few) as f64 / (MANY - FEW) as f64
+/// `(instructions at MANY − at FEW) / (MANY − FEW)`, in all and by
+/// function (callgrind's count of each function's own instructions).
+fn per_request(binary: &Path, case: Case, dir: &Path) -> (f64, BTreeMap<String, f64>) {
+    let (few, few_functions) = total(binary, case, FEW, dir);
+    let (many, many_functions) = total(binary, case, MANY, dir);
+    let requests = (MANY - FEW) as f64;
+    let functions = many_functions
+        .iter()
+        .map(|(name, &count)| {
+            let before = few_functions.get(name).copied().unwrap_or(0);
+            (name.clone(), (count as f64 - before as f64) / requests)
+        })
+        .collect();
+    (many.saturating_sub(few) as f64 / requests, functions)
+}
+
+/// Each function's own instructions in a callgrind output, by name (the
+/// binary's path left out, so that two binaries compare).
+fn functions(out: &Path) -> BTreeMap<String, u64> {
+    let output = Command::new("callgrind_annotate")
+        .args(["--threshold=100", "--auto=no", "--show-percs=no"])
+        .arg(out)
+        .output()
+        .expect("callgrind_annotate runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut functions = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let Some((count, name)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        let name = name.trim();
+        let name = name.rsplit_once(" [").map_or(name, |(name, _)| name);
+        let name = name.strip_prefix("???:").unwrap_or(name);
+        if name.is_empty() || name.contains("PROGRAM TOTALS") {
+            continue;
+        }
+        *functions.entry(name.to_owned()).or_insert(0) += count;
+    }
+    functions
 }
 
 fn free_port() -> u16 {
@@ -178,7 +259,7 @@ fn free_port() -> u16 {
 
 /// The instructions `binary` executed, from its start to its exit, serving
 /// `requests` of `case`.
-fn total(binary: &Path, case: Case, requests: usize, dir: &Path) -> u64 {
+fn total(binary: &Path, case: Case, requests: usize, dir: &Path) -> (u64, BTreeMap<String, u64>) {
     let port = free_port();
     let out: PathBuf = dir.join(format!("callgrind-{}-{port}.out", case.key));
     let log = dir.join(format!("callgrind-{}-{port}.log", case.key));
@@ -224,15 +305,18 @@ fn total(binary: &Path, case: Case, requests: usize, dir: &Path) -> u64 {
         .unwrap();
     assert!(status.success(), "{} exited {status}", binary.display());
     let text = std::fs::read_to_string(&out).expect("callgrind's output");
-    let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(&log);
-    text.lines()
+    let total = text
+        .lines()
         .find_map(|line| {
             line.strip_prefix("summary: ")
                 .or_else(|| line.strip_prefix("totals: "))
         })
         .and_then(|count| count.split_whitespace().next()?.parse().ok())
-        .expect("a total in callgrind's output")
+        .expect("a total in callgrind's output");
+    let functions = functions(&out);
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&log);
+    (total, functions)
 }
 
 /// Sends `requests` of `case` one after the other on one connection,
