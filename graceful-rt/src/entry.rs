@@ -170,6 +170,13 @@ where
         }
     };
     let lifetime = runtime.block_on(async {
+        // The service manager's watchdog hears from a task on the runtime,
+        // not from a thread of its own: a runtime whose workers are all
+        // blocked goes quiet, and is restarted. It goes on through the
+        // shutdown, until the process exits.
+        if let Some(interval) = machine.watchdog_interval() {
+            tokio::spawn(watchdog(Arc::clone(&machine), interval));
+        }
         // Main is polled inside `catch_unwind` so a panic still ends with a
         // report and the documented code rather than tearing the runtime down.
         let main = main_then_cleanup(body, config.main_takes_shutdown, &shutdown, &machine);
@@ -180,6 +187,16 @@ where
         machine.main_ended(Main::Panicked);
     }
     machine.finish()
+}
+
+/// `WATCHDOG=1` every `interval`, for as long as the runtime runs tasks.
+async fn watchdog(machine: Arc<PhaseMachine>, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        machine.watchdog();
+    }
 }
 
 async fn main_then_cleanup<B, F>(

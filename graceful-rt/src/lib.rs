@@ -190,7 +190,8 @@
 //! | `GRACEFUL_UPGRADE_TIMEOUT` | how long an upgrade's new process has to call [`Shutdown::ready`] (default `30s`); after that it is sent SIGTERM and the old process goes on serving. Invalid: exit code 2 |
 //! | `GRACEFUL_SUPERVISOR_BUDGET` | how long the supervisor waits between SIGTERM and SIGKILL (Docker's `--stop-timeout`, Kubernetes' `terminationGracePeriodSeconds` less any preStop hook, systemd's `TimeoutStopSec`); a timeout that does not fit with a second to spare is warned about at startup, with the fix |
 //! | `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES` | set by systemd for socket activation: `listen::tcp` and `listen::unix` take the sockets they pass |
-//! | `NOTIFY_SOCKET` | set by systemd for a `Type=notify` unit: with the `systemd` feature, the process reports `READY=1`, `STOPPING=1`, `STATUS=` and `EXTEND_TIMEOUT_USEC=` there |
+//! | `NOTIFY_SOCKET` | set by systemd for a `Type=notify` or `Type=notify-reload` unit: with the `systemd` feature, the process reports `READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=`, `MAINPID=` and `EXTEND_TIMEOUT_USEC=` there |
+//! | `WATCHDOG_USEC`, `WATCHDOG_PID` | set by systemd for a unit with `WatchdogSec=`: with the `systemd` feature, a task on the runtime sends `WATCHDOG=1` every half period (when `WATCHDOG_PID`, if set, is this process), through the shutdown, so a runtime whose workers are all blocked goes quiet and is restarted |
 //! | `GRACEFUL_UPGRADE_FROM`, `GRACEFUL_LISTEN_FDS`, `GRACEFUL_UPGRADE_READY_FD` | set by an upgrading process for its new process (the old PID, the handed-over sockets, the readiness pipe); never set them by hand |
 //!
 //! # Features
@@ -219,7 +220,12 @@
 //! `READY=1` from [`Shutdown::ready`], `STOPPING=1` at the first signal,
 //! `STATUS=` lines while the servers drain and the cleanup runs, and
 //! `EXTEND_TIMEOUT_USEC` covering the shutdown's own deadline, so
-//! `TimeoutStopSec` never cuts a shutdown short. The deployment guide
+//! `TimeoutStopSec` never cuts a shutdown short. With `WatchdogSec=`, it
+//! hears `WATCHDOG=1` from a task on the runtime. Under
+//! `Type=notify-reload` (systemd 253 and later), `systemctl reload` is an
+//! upgrade by hand-off that reports its outcome: `RELOADING=1` when it
+//! starts, then `READY=1` from the new process once it is ready, or from
+//! the old one, with `STATUS=upgrade failed: ...`, when it fails. The deployment guide
 //! (Docker, Kubernetes, systemd, the upgrade) is `docs/deploying.md` in the
 //! repository.
 

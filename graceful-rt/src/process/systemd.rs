@@ -2,8 +2,14 @@
 //! application says so, `STOPPING=1` at the first signal, `STATUS=` lines
 //! while draining and cleaning up, and `EXTEND_TIMEOUT_USEC` so systemd's
 //! `TimeoutStopSec` never kills a shutdown that still has time on its own
-//! clock. After an upgrade by hand-off, `MAINPID=` names the new process,
-//! and the old one sends nothing more.
+//! clock. `WATCHDOG=1` every half `WATCHDOG_USEC`, from the runtime.
+//!
+//! An upgrade by hand-off is a reload (`Type=notify-reload`, systemd 253
+//! and later): `RELOADING=1` with `MONOTONIC_USEC=` when it starts; the new
+//! process says `MAINPID=` (itself) and `READY=1` once it is ready, and the
+//! old one names it again and sends nothing more; an upgrade that fails
+//! ends the reload from the old process, `READY=1` with `STATUS=upgrade
+//! failed: ...`, so `systemctl reload` returns rather than hangs.
 //!
 //! Messages go to the datagram socket named by `NOTIFY_SOCKET` (a path, or
 //! `@name` for an abstract socket), which systemd sets for `Type=notify`
@@ -19,6 +25,9 @@ pub(crate) struct Notifier {
     socket: Option<socket::NotifySocket>,
     /// Set once an upgrade handed the service to a new process.
     handed_over: std::sync::atomic::AtomicBool,
+    /// `WATCHDOG_USEC`, when it is this process's (`WATCHDOG_PID` unset,
+    /// or this process's pid) and there is a socket to tell.
+    watchdog: Option<Duration>,
 }
 
 /// How much longer than the shutdown's own deadline systemd is asked to
@@ -28,16 +37,67 @@ const EXTEND_MARGIN: Duration = Duration::from_secs(1);
 impl Notifier {
     /// The notifier `NOTIFY_SOCKET` names.
     pub(crate) fn from_env() -> Notifier {
+        #[cfg(all(feature = "systemd", unix))]
+        let socket = socket::NotifySocket::from_env();
+        #[cfg(all(feature = "systemd", unix))]
+        let watchdog = socket.as_ref().and_then(|_| {
+            watchdog_period(
+                std::env::var("WATCHDOG_USEC").ok().as_deref(),
+                std::env::var("WATCHDOG_PID").ok().as_deref(),
+                std::process::id(),
+            )
+        });
+        #[cfg(not(all(feature = "systemd", unix)))]
+        let watchdog = None;
         Notifier {
             #[cfg(all(feature = "systemd", unix))]
-            socket: socket::NotifySocket::from_env(),
+            socket,
             handed_over: std::sync::atomic::AtomicBool::new(false),
+            watchdog,
         }
     }
 
-    /// `READY=1`.
-    pub(crate) fn ready(&self) {
-        self.send("READY=1\nSTATUS=ready");
+    /// `READY=1`; from the new process of an upgrade, `MAINPID=` too (its
+    /// own pid: systemd follows it, under `NotifyAccess=all`).
+    pub(crate) fn ready(&self, taking_over: bool) {
+        if taking_over {
+            self.send(&format!(
+                "MAINPID={}\nREADY=1\nSTATUS=ready",
+                std::process::id()
+            ));
+        } else {
+            self.send("READY=1\nSTATUS=ready");
+        }
+    }
+
+    /// `RELOADING=1`: an upgrade starts. systemd (`Type=notify-reload`)
+    /// waits for a `READY=1`, from the new process or, if it fails, from
+    /// this one.
+    pub(crate) fn reloading(&self) {
+        self.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=upgrading: starting the new process",
+            monotonic_usec()
+        ));
+    }
+
+    /// The upgrade failed, and this process goes on serving: the reload
+    /// ends, and says why.
+    pub(crate) fn upgrade_failed(&self, why: &str) {
+        self.send(&format!(
+            "READY=1\nSTATUS=upgrade failed: {}",
+            why.replace('\n', " ")
+        ));
+    }
+
+    /// How often systemd expects `WATCHDOG=1`: half of `WATCHDOG_USEC`,
+    /// when the watchdog is this process's.
+    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
+        self.watchdog.map(|period| period / 2)
+    }
+
+    /// `WATCHDOG=1`: this process's runtime still runs tasks.
+    pub(crate) fn watchdog(&self) {
+        self.send("WATCHDOG=1");
     }
 
     /// `MAINPID=`: an upgrade's new process is ready and the service goes on
@@ -74,6 +134,41 @@ impl Notifier {
 
     #[cfg(not(all(feature = "systemd", unix)))]
     fn send(&self, _message: &str) {}
+}
+
+/// The watchdog's period, from `WATCHDOG_USEC` and `WATCHDOG_PID` as
+/// systemd sets them (`sd_watchdog_enabled`'s rules): none when unset,
+/// zero or unreadable, or when `WATCHDOG_PID` names another process.
+#[cfg_attr(not(all(feature = "systemd", unix)), allow(dead_code))]
+fn watchdog_period(usec: Option<&str>, pid: Option<&str>, own: u32) -> Option<Duration> {
+    let usec: u64 = usec?.trim().parse().ok().filter(|&usec| usec > 0)?;
+    if let Some(pid) = pid {
+        if pid.trim().parse::<u32>().ok()? != own {
+            return None;
+        }
+    }
+    Some(Duration::from_micros(usec))
+}
+
+/// `CLOCK_MONOTONIC`, in microseconds, as `MONOTONIC_USEC=` wants it.
+#[cfg(unix)]
+fn monotonic_usec() -> u128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a live, writable `timespec` on this frame, the one
+    // pointer `clock_gettime` writes through; CLOCK_MONOTONIC exists on
+    // every Unix this crate builds for, and a failure leaves `now` zeroed.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    u128::try_from(now.tv_sec).unwrap_or(0) * 1_000_000
+        + u128::try_from(now.tv_nsec).unwrap_or(0) / 1_000
+}
+
+#[cfg(not(unix))]
+fn monotonic_usec() -> u128 {
+    0
 }
 
 fn extend(left: Duration) -> String {
@@ -141,5 +236,33 @@ mod socket {
                 "expected an absolute path or an @abstract name",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_is_this_process_s_only_when_its_pid_says_so() {
+        let period = Some(Duration::from_millis(200));
+        assert_eq!(watchdog_period(Some("200000"), None, 42), period);
+        assert_eq!(watchdog_period(Some("200000"), Some("42"), 42), period);
+        assert_eq!(watchdog_period(Some("200000"), Some("41"), 42), None);
+        assert_eq!(watchdog_period(Some("0"), None, 42), None);
+        assert_eq!(watchdog_period(Some("soon"), None, 42), None);
+        assert_eq!(watchdog_period(None, Some("42"), 42), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_monotonic_clock_moves_forward_in_microseconds() {
+        let before = monotonic_usec();
+        std::thread::sleep(Duration::from_millis(2));
+        let after = monotonic_usec();
+        assert!(
+            before > 0 && after >= before + 2_000,
+            "{before} then {after}"
+        );
     }
 }

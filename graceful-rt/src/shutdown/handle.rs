@@ -886,6 +886,18 @@ impl crate::process::upgrade::Handover for Shutdown {
     fn upgraded(&self, new_process: u32) -> bool {
         Shutdown::upgraded(self, new_process)
     }
+
+    fn reloading(&self) {
+        if let Some(process) = &self.inner.process {
+            process.reloading();
+        }
+    }
+
+    fn upgrade_failed(&self, why: &str) {
+        if let Some(process) = &self.inner.process {
+            process.upgrade_failed(why);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -137,12 +137,37 @@ impl PhaseMachine {
         );
     }
 
+    /// An upgrade starts: the service manager hears of a reload.
+    pub(crate) fn reloading(&self) {
+        self.notifier.reloading();
+    }
+
+    /// An upgrade failed, and this process goes on serving.
+    pub(crate) fn upgrade_failed(&self, why: &str) {
+        self.notifier.upgrade_failed(why);
+    }
+
+    /// How often the service manager's watchdog wants to hear from this
+    /// process, if it does.
+    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
+        self.notifier.watchdog_interval()
+    }
+
+    /// The runtime still runs tasks: tells the watchdog.
+    pub(crate) fn watchdog(&self) {
+        self.notifier.watchdog();
+    }
+
     /// The application is ready to serve.
     pub(crate) fn ready(&self) {
         // Dependencies set up by now may have replaced a handler of ours.
         #[cfg(unix)]
         crate::process::disposition::check();
-        self.notifier.ready();
+        #[cfg(unix)]
+        let taking_over = crate::process::passed::predecessor().is_some();
+        #[cfg(not(unix))]
+        let taking_over = false;
+        self.notifier.ready(taking_over);
         #[cfg(unix)]
         crate::process::upgrade::announce_ready(|| {
             if let Some(path) = &self.pid_file {

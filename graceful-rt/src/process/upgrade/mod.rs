@@ -52,12 +52,16 @@ use crate::process::passed;
 
 /// What an upgrade needs of the shutdown, and nothing more (the shutdown
 /// starts upgrades; this keeps the dependency one way).
-pub(crate) trait Handover: Send + 'static {
+pub(crate) trait Handover: Clone + Send + 'static {
     /// Whether the shutdown has begun.
     fn is_requested(&self) -> bool;
     /// The new process `new_process` is ready: begins the shutdown, with
     /// cause `Upgraded`. False if it had begun already.
     fn upgraded(&self, new_process: u32) -> bool;
+    /// An upgrade starts (the service manager hears of a reload).
+    fn reloading(&self);
+    /// The upgrade failed, for `why`; this process goes on serving.
+    fn upgrade_failed(&self, why: &str);
 }
 
 /// How often the wait for the new process looks at it and at the shutdown.
@@ -126,22 +130,30 @@ pub(crate) fn start(shutdown: impl Handover) {
         log::warning!("upgrade asked for again: already upgrading, ignored");
         return;
     }
+    shutdown.reloading();
+    let upgrading = shutdown.clone();
     let spawned = thread::Builder::new()
         .name("graceful-upgrade".into())
         .spawn(move || {
-            upgrade(&shutdown);
+            if let Err(why) = upgrade(&upgrading) {
+                log::error!("upgrade failed: {why}; still serving");
+                upgrading.upgrade_failed(&why);
+            }
             UPGRADING.store(false, Ordering::Release);
         });
     if let Err(error) = spawned {
         UPGRADING.store(false, Ordering::Release);
-        log::error!("upgrade failed: cannot start a thread for it ({error}); still serving");
+        let why = format!("cannot start a thread for it ({error})");
+        log::error!("upgrade failed: {why}; still serving");
+        shutdown.upgrade_failed(&why);
     }
 }
 
-fn upgrade(shutdown: &impl Handover) {
+/// Runs an upgrade: `Ok` once it handed over, or once the shutdown ended
+/// it; `Err` with why it failed, when this process goes on serving.
+fn upgrade(shutdown: &impl Handover) -> Result<(), String> {
     let Some(setup) = SETUP.get() else {
-        log::error!("upgrade failed: this process's executable is unknown; still serving");
-        return;
+        return Err("this process's executable is unknown".to_owned());
     };
     let executable = setup.executable.display();
     let started = handoff::with_listeners(|listeners| {
@@ -152,12 +164,9 @@ fn upgrade(shutdown: &impl Handover) {
     let ((child, channel), handed) = match started {
         None => {
             log::info!("upgrade asked for while shutting down: not upgrading");
-            return;
+            return Ok(());
         }
-        Some(Err(error)) => {
-            log::error!("upgrade failed: cannot start {executable}: {error}; still serving");
-            return;
-        }
+        Some(Err(error)) => return Err(format!("cannot start {executable}: {error}")),
         Some(Ok(started)) => started,
     };
     let pid = child.id();
@@ -180,7 +189,7 @@ fn upgrade(shutdown: &impl Handover) {
             if let Some(child) = child {
                 reap_successor(child);
             }
-            return;
+            return Ok(());
         }
         Ok(()) => "was ready after the shutdown began".to_owned(),
         Err(why) => why,
@@ -189,15 +198,17 @@ fn upgrade(shutdown: &impl Handover) {
         Some(child) if shutdown.is_requested() => {
             log::warning!("the shutdown ends the upgrade: pid {pid} {why}; it is sent SIGTERM");
             spawn::terminate(&child);
+            Ok(())
         }
         Some(mut child) => {
-            log::error!("upgrade failed: pid {pid} {why}; stopping it (SIGTERM); still serving");
+            log::info!("pid {pid} {why}: stopping it (SIGTERM)");
             stop(&mut child);
+            Err(format!("pid {pid} {why}"))
         }
         // Stopped by the shutdown, which has logged it.
-        None if shutdown.is_requested() => {}
+        None if shutdown.is_requested() => Ok(()),
         // Reaped.
-        None => log::error!("upgrade failed: pid {pid} {why}; still serving"),
+        None => Err(format!("pid {pid} {why}")),
     }
 }
 

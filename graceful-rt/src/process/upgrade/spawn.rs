@@ -45,7 +45,10 @@ pub(super) fn new_process(
         // systemd's variables name this process: nothing for the new one.
         .env_remove("LISTEN_PID")
         .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_FDNAMES");
+        .env_remove("LISTEN_FDNAMES")
+        // systemd's watchdog names this process; once the new one is the
+        // main process (`MAINPID=`), it is the one that must tell it.
+        .env_remove("WATCHDOG_PID");
     // SAFETY: `pre_exec` runs the closure in the child between fork and
     // exec, where only async-signal-safe work is sound: the closure reads a
     // vector allocated before the fork (no allocation, no lock) and calls
