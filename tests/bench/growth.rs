@@ -42,6 +42,18 @@ pub(crate) struct Curve {
 
 /// Idle keep-alive connections: exit and memory, every contender.
 pub(crate) fn idle(contenders: &[&Contender]) -> Vec<Curve> {
+    curves(contenders, "idle", "exit", "a connection", idle_once)
+}
+
+/// Curves of `contenders` at every size: `once` measures one run (a time
+/// in ms, bytes each), rounds interleaved (A B C A B C …).
+fn curves(
+    contenders: &[&Contender],
+    what: &str,
+    time: &str,
+    each: &str,
+    once: fn(&Contender, usize) -> (f64, f64),
+) -> Vec<Curve> {
     let mut curves: Vec<Curve> = contenders
         .iter()
         .map(|contender| Curve {
@@ -50,22 +62,22 @@ pub(crate) fn idle(contenders: &[&Contender]) -> Vec<Curve> {
         })
         .collect();
     for size in SIZES {
-        let mut exits = vec![Vec::new(); contenders.len()];
+        let mut times = vec![Vec::new(); contenders.len()];
         let mut bytes = vec![Vec::new(); contenders.len()];
         for _ in 0..runs(3) {
             for (index, contender) in contenders.iter().enumerate() {
-                let (exit, each) = idle_once(contender, size);
-                exits[index].push(exit);
+                let (ms, each) = once(contender, size);
+                times[index].push(ms);
                 bytes[index].push(each);
             }
         }
         for (index, curve) in curves.iter_mut().enumerate() {
             let point = Point {
-                exit_ms: Spread::of(exits[index].clone()),
+                exit_ms: Spread::of(times[index].clone()),
                 bytes_each: Spread::of(bytes[index].clone()),
             };
             eprintln!(
-                "growth idle {size} {}: exit {} ms, {} B a connection",
+                "growth {what} {size} {}: {time} {} ms, {} B {each}",
                 curve.label,
                 point.exit_ms.text(1),
                 point.bytes_each.text(0)
@@ -92,38 +104,7 @@ fn idle_once(contender: &Contender, size: usize) -> (f64, f64) {
 
 /// Busy HTTP/2 streams: overhang and memory, ours and axum's.
 pub(crate) fn busy_http2(contenders: &[&Contender]) -> Vec<Curve> {
-    let mut curves: Vec<Curve> = contenders
-        .iter()
-        .map(|contender| Curve {
-            label: contender.label,
-            points: Vec::new(),
-        })
-        .collect();
-    for size in SIZES {
-        let mut overhangs = vec![Vec::new(); contenders.len()];
-        let mut bytes = vec![Vec::new(); contenders.len()];
-        for _ in 0..runs(3) {
-            for (index, contender) in contenders.iter().enumerate() {
-                let (overhang, each) = busy_once(contender, size);
-                overhangs[index].push(overhang);
-                bytes[index].push(each);
-            }
-        }
-        for (index, curve) in curves.iter_mut().enumerate() {
-            let point = Point {
-                exit_ms: Spread::of(overhangs[index].clone()),
-                bytes_each: Spread::of(bytes[index].clone()),
-            };
-            eprintln!(
-                "growth busy h2 {size} {}: overhang {} ms, {} B a stream",
-                curve.label,
-                point.exit_ms.text(1),
-                point.bytes_each.text(0)
-            );
-            curve.points.push(point);
-        }
-    }
-    curves
+    curves(contenders, "busy h2", "overhang", "a stream", busy_once)
 }
 
 const STREAMS_A_CONNECTION: usize = 100;
