@@ -96,12 +96,14 @@ const LAST_REFERENCE: Duration = Duration::from_secs(1);
 /// # Bounded, never hanging the exit
 ///
 /// librdkafka bounds the commit only by its own timeouts (a commit waiting
-/// for a coordinator is failed after `socket.timeout.ms`, 60 s by default)
-/// and the close by nothing. The cleanup cuts the close at its `timeout`
-/// or at the shutdown deadline, whichever comes first: a broker that is
-/// gone costs that timeout, the report names the consumer as timed out,
-/// and the thread is left behind, holding its reference, so the state's
-/// drop after the cleanup does not run rdkafka's blocking close again.
+/// for a coordinator fails after `session.timeout.ms`, 45 s by default; one
+/// sent, after `socket.timeout.ms`, 60 s) and the close by nothing. The
+/// cleanup cuts the close at its `timeout` or at the shutdown deadline,
+/// whichever comes first: a broker that is gone costs that timeout, the
+/// report names the consumer as timed out, and the thread is left behind,
+/// holding its reference, so the state's drop after the cleanup does not
+/// run rdkafka's blocking close again.
+///
 /// Give the close a timeout shorter than the shutdown's, so the other
 /// closes and the report still have time: `#[cleanup(after = "work",
 /// timeout = "5s")]`.
