@@ -16,6 +16,7 @@ use lapin::{BasicProperties, ConnectionProperties};
 use sqlx::{AssertSqlSafe, PgPool};
 use tokio::runtime::Runtime;
 
+use super::kafka;
 use super::servers::{self, NATS, POSTGRES, RABBITMQ, amqp_channel, amqp_ready};
 use super::{Exit, Process, Signal};
 
@@ -39,11 +40,18 @@ const SETTLE: Duration = Duration::from_millis(300);
 const POLL: Duration = Duration::from_millis(5);
 /// The JetStream consumer's `ack_wait`, in seconds.
 const ACK_WAIT: &str = "3";
+/// The Kafka topic's partitions: the messages are spread over them, and
+/// the consumer's window takes from all of them.
+const KAFKA_PARTITIONS: i32 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Broker {
     RabbitMq,
     Nats,
+    /// A Kafka-protocol broker the test process runs (tansu, see
+    /// `support::kafka`): hold a [`kafka_broker`] for as long as the runs
+    /// last.
+    Kafka,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,7 @@ impl Broker {
         match self {
             Broker::RabbitMq => "RabbitMQ",
             Broker::Nats => "NATS JetStream",
+            Broker::Kafka => "Kafka (tansu)",
         }
     }
 
@@ -66,6 +75,7 @@ impl Broker {
         match self {
             Broker::RabbitMq => "amqp",
             Broker::Nats => "nats",
+            Broker::Kafka => "kafka",
         }
     }
 }
@@ -77,6 +87,8 @@ impl Consumer {
             (Consumer::Graceful, Broker::Nats) => "nats_consumer",
             (Consumer::Plain, Broker::RabbitMq) => "fixture-plain-rabbitmq-consumer",
             (Consumer::Plain, Broker::Nats) => "fixture-plain-nats-consumer",
+            (Consumer::Graceful, Broker::Kafka) => "kafka_consumer",
+            (Consumer::Plain, Broker::Kafka) => "fixture-plain-kafka-consumer",
         }
     }
 
@@ -155,6 +167,11 @@ impl Names {
                 env.push(("CONSUMER", "worker".to_owned()));
                 env.push(("ACK_WAIT", ACK_WAIT.to_owned()));
             }
+            Broker::Kafka => {
+                env.push(("KAFKA_BROKERS", kafka_bootstrap()));
+                env.push(("TOPIC", self.name.clone()));
+                env.push(("GROUP", self.name.clone()));
+            }
         }
         env
     }
@@ -177,6 +194,12 @@ impl Drop for Names {
                     if let Ok(client) = async_nats::connect(NATS.url).await {
                         let _ = jetstream::new(client.clone()).delete_stream(&name).await;
                         let _ = client.drain().await;
+                    }
+                }
+                Broker::Kafka => {
+                    let bootstrap = KAFKA.lock().unwrap().clone();
+                    if let Some(bootstrap) = bootstrap {
+                        kafka::delete_topic(&bootstrap, &name).await;
                     }
                 }
             }
@@ -275,6 +298,11 @@ async fn publish(broker: Broker, name: &str) {
             }
             client.drain().await.unwrap();
         }
+        Broker::Kafka => {
+            let bootstrap = kafka_bootstrap();
+            kafka::create_topic(&bootstrap, name, KAFKA_PARTITIONS).await;
+            kafka::publish(&bootstrap, name, (0..MESSAGES).map(|id| id.to_string())).await;
+        }
     }
 }
 
@@ -283,6 +311,8 @@ async fn publish(broker: Broker, name: &str) {
 enum Observer {
     Amqp(lapin::Connection, lapin::Channel),
     Nats(async_nats::Client, Box<jetstream::stream::Stream>),
+    /// The bootstrap servers: the group's offsets are read afresh each time.
+    Kafka(String),
 }
 
 impl Observer {
@@ -306,13 +336,16 @@ impl Observer {
                     .unwrap_or_else(|error| panic!("no stream {name}: {error}"));
                 Observer::Nats(client, Box::new(stream))
             }
+            Broker::Kafka => Observer::Kafka(kafka_bootstrap()),
         }
     }
 
     /// What the broker still holds for the consumer, as a sentence, or
     /// `None` when it holds nothing. RabbitMQ tells ready messages only
     /// (unacked ones come back to ready when their channel closes, so the
-    /// last check, after the exit, sees them); JetStream tells both.
+    /// last check, after the exit, sees them); JetStream tells both; Kafka
+    /// the messages the group has not committed past (the consumers commit
+    /// what they stored every second, and at their close).
     async fn held(&self, name: &str) -> Option<String> {
         match self {
             Observer::Amqp(_, channel) => {
@@ -342,6 +375,17 @@ impl Observer {
                     )
                 })
             }
+            Observer::Kafka(bootstrap) => {
+                let (bootstrap, topic) = (bootstrap.clone(), name.to_owned());
+                // rdkafka's offset calls block: off the runtime's thread.
+                let uncommitted = tokio::task::spawn_blocking(move || {
+                    kafka::uncommitted(&bootstrap, &topic, &topic)
+                })
+                .await
+                .unwrap();
+                (uncommitted > 0)
+                    .then(|| format!("{uncommitted} messages not committed by the group"))
+            }
         }
     }
 
@@ -354,6 +398,7 @@ impl Observer {
             Observer::Nats(client, _) => {
                 let _ = client.drain().await;
             }
+            Observer::Kafka(_) => {}
         }
     }
 }
@@ -561,6 +606,12 @@ pub fn database(broker: Broker, rt: &Runtime) -> PgPool {
     match broker {
         Broker::RabbitMq => RABBITMQ.require(),
         Broker::Nats => NATS.require(),
+        Broker::Kafka => {
+            assert!(
+                KAFKA.lock().unwrap().is_some(),
+                "start the Kafka broker first: consumers::kafka_broker()"
+            );
+        }
     }
     rt.block_on(
         sqlx::postgres::PgPoolOptions::new()
@@ -568,4 +619,34 @@ pub fn database(broker: Broker, rt: &Runtime) -> PgPool {
             .connect(POSTGRES.url),
     )
     .unwrap_or_else(|error| panic!("cannot connect to {}: {error}", POSTGRES.url))
+}
+
+/// The Kafka broker's bootstrap servers while a [`kafka_broker`] guard
+/// lives.
+static KAFKA: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn kafka_bootstrap() -> String {
+    KAFKA
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the Kafka broker is not running: hold a consumers::kafka_broker()")
+}
+
+/// The Kafka broker the runs of [`Broker::Kafka`] use: tansu, installed on
+/// first use (`support::kafka`), started, and stopped when the guard is
+/// dropped. One broker for every run: its storage is in memory.
+pub fn kafka_broker() -> KafkaBroker {
+    let tansu = kafka::Tansu::start();
+    *KAFKA.lock().unwrap() = Some(tansu.bootstrap());
+    KafkaBroker(tansu)
+}
+
+/// The running broker of [`kafka_broker`].
+pub struct KafkaBroker(pub kafka::Tansu);
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        *KAFKA.lock().unwrap() = None;
+    }
 }
