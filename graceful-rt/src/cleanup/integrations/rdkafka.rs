@@ -143,7 +143,7 @@ const LAST_REFERENCE: Duration = Duration::from_secs(1);
 ///
 /// use graceful_rt::{graceful_main, BoxError, Cleanup, Shutdown};
 /// use rdkafka::consumer::{Consumer, StreamConsumer};
-/// use rdkafka::ClientConfig;
+/// use rdkafka::{ClientConfig, Message};
 ///
 /// #[derive(Cleanup)]
 /// struct State {
