@@ -60,8 +60,7 @@ const LAST_REFERENCE: Duration = Duration::from_secs(1);
 ///    awaited.
 ///
 /// The close returns `Ok` once both the commit and the close have
-/// succeeded. A consumer already closed closes again at once, `Ok`; so
-/// does one without a `group.id` (nothing to commit, no group to leave).
+/// succeeded. A consumer already closed closes again at once, `Ok`.
 ///
 /// # What it guarantees, and what it does not
 ///
@@ -482,6 +481,43 @@ mod tests {
         consume(&consumer, 0).await;
         consumer.close().await.unwrap();
         assert_eq!(committed(&bootstrap, "nothing"), Offset::Invalid);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_base_consumer_assigned_by_hand_commits_then_closes() {
+        let cluster = cluster().await;
+        let bootstrap = cluster.bootstrap_servers();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "assigned")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(TOPIC, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&list).unwrap();
+        let consumer = Arc::new(consumer);
+        let polling = Arc::clone(&consumer);
+        tokio::task::spawn_blocking(move || {
+            let until = Instant::now() + WAIT;
+            let mut received = 0;
+            while received < 10 {
+                assert!(Instant::now() < until, "{received} messages within 30 s");
+                if let Some(message) = polling.poll(Duration::from_millis(100)) {
+                    let message = message.unwrap();
+                    received += 1;
+                    if message.offset() < 4 {
+                        polling.store_offset_from_message(&message).unwrap();
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap();
+        consumer.close().await.unwrap();
+        assert_eq!(committed(&bootstrap, "assigned"), Offset::Offset(4));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
