@@ -70,8 +70,6 @@ struct Partition {
     /// partition (a lower one means the partition was handed back from
     /// its committed offset, and the count starts again from it).
     last: i64,
-    /// The next offset to consume, as last stored.
-    stored: Option<i64>,
 }
 
 impl Offsets {
@@ -86,7 +84,9 @@ impl Offsets {
     }
 
     /// A message is done: the offset to store for its partition (that of
-    /// the last message done in a row), if it moved.
+    /// the last message done in a row). Stored each time, even when it has
+    /// not moved: a partition revoked and assigned again has lost what was
+    /// stored for it.
     fn done(&self, message: &OwnedMessage) -> Option<i64> {
         let mut partitions = self.0.lock().unwrap();
         let partition = partitions.get_mut(&(message.topic().to_owned(), message.partition()))?;
@@ -96,10 +96,6 @@ impl Offsets {
             .first()
             .copied()
             .unwrap_or(partition.last + 1);
-        if partition.stored == Some(next) {
-            return None;
-        }
-        partition.stored = Some(next);
         // `store_offset` takes the last offset done: the consumer commits
         // the one after it.
         Some(next - 1)

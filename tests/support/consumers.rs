@@ -231,8 +231,9 @@ async fn rows(db: &PgPool, table: &str) -> (i64, i64, i64) {
 }
 
 /// A fresh queue or stream holding the ids 0..MESSAGES, every publish
-/// confirmed.
-async fn publish(broker: Broker, name: &str) {
+/// confirmed. For Kafka, where each partition ends: the offset after its
+/// last record.
+async fn publish(broker: Broker, name: &str) -> Ends {
     match broker {
         Broker::RabbitMq => {
             let channel = amqp_channel()
@@ -270,6 +271,7 @@ async fn publish(broker: Broker, name: &str) {
             let queued = amqp_ready(name).await;
             assert_eq!(queued, MESSAGES as u32, "{queued} of {MESSAGES} queued");
             let _ = channel.close(200, "OK".into()).await;
+            Ends::default()
         }
         Broker::Nats => {
             let client = async_nats::connect(NATS.url)
@@ -297,26 +299,42 @@ async fn publish(broker: Broker, name: &str) {
                 ack.await.unwrap();
             }
             client.drain().await.unwrap();
+            Ends::default()
         }
         Broker::Kafka => {
             let bootstrap = kafka_bootstrap();
             kafka::create_topic(&bootstrap, name, KAFKA_PARTITIONS).await;
-            kafka::publish(&bootstrap, name, (0..MESSAGES).map(|id| id.to_string())).await;
+            let ends =
+                kafka::publish(&bootstrap, name, (0..MESSAGES).map(|id| id.to_string())).await;
+            let (topic, known) = (name.to_owned(), ends.clone());
+            let gaps = tokio::task::spawn_blocking(move || {
+                kafka::watermark_gaps(&bootstrap, &topic, &known)
+            })
+            .await
+            .unwrap();
+            for gap in gaps {
+                eprintln!("consumers: tansu: {gap}");
+            }
+            ends
         }
     }
 }
+
+/// Per Kafka partition, the offset after its last record.
+type Ends = std::collections::BTreeMap<i32, i64>;
 
 /// A connection to the broker, to ask what it still holds for the
 /// consumer.
 enum Observer {
     Amqp(lapin::Connection, lapin::Channel),
     Nats(async_nats::Client, Box<jetstream::stream::Stream>),
-    /// The bootstrap servers: the group's offsets are read afresh each time.
-    Kafka(String),
+    /// The bootstrap servers and where each partition ends: the group's
+    /// offsets are read afresh each time.
+    Kafka(String, Ends),
 }
 
 impl Observer {
-    async fn new(broker: Broker, name: &str) -> Observer {
+    async fn new(broker: Broker, name: &str, ends: Ends) -> Observer {
         match broker {
             Broker::RabbitMq => {
                 let connection =
@@ -336,7 +354,7 @@ impl Observer {
                     .unwrap_or_else(|error| panic!("no stream {name}: {error}"));
                 Observer::Nats(client, Box::new(stream))
             }
-            Broker::Kafka => Observer::Kafka(kafka_bootstrap()),
+            Broker::Kafka => Observer::Kafka(kafka_bootstrap(), ends),
         }
     }
 
@@ -375,16 +393,23 @@ impl Observer {
                     )
                 })
             }
-            Observer::Kafka(bootstrap) => {
-                let (bootstrap, topic) = (bootstrap.clone(), name.to_owned());
+            Observer::Kafka(bootstrap, ends) => {
+                let (bootstrap, topic, ends) = (bootstrap.clone(), name.to_owned(), ends.clone());
                 // rdkafka's offset calls block: off the runtime's thread.
                 let uncommitted = tokio::task::spawn_blocking(move || {
-                    kafka::uncommitted(&bootstrap, &topic, &topic)
+                    kafka::uncommitted(&bootstrap, &topic, &topic, &ends)
                 })
                 .await
                 .unwrap();
-                (uncommitted > 0)
-                    .then(|| format!("{uncommitted} messages not committed by the group"))
+                (!uncommitted.is_empty()).then(|| {
+                    let partitions: Vec<String> = uncommitted
+                        .iter()
+                        .map(|(partition, at, end)| {
+                            format!("partition {partition} committed at {at} of {end}")
+                        })
+                        .collect();
+                    format!("the group is behind: {}", partitions.join(", "))
+                })
             }
         }
     }
@@ -398,7 +423,7 @@ impl Observer {
             Observer::Nats(client, _) => {
                 let _ = client.drain().await;
             }
-            Observer::Kafka(_) => {}
+            Observer::Kafka(..) => {}
         }
     }
 }
@@ -438,7 +463,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     let started = Instant::now();
     let names = Names::new(broker);
     let table = names.name.as_str();
-    rt.block_on(async {
+    let ends = rt.block_on(async {
         sqlx::query(AssertSqlSafe(format!(
             "CREATE TABLE {table} (
                 message_id BIGINT NOT NULL,
@@ -449,7 +474,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
         .execute(db)
         .await
         .unwrap_or_else(|error| panic!("cannot create the table {table}: {error}"));
-        publish(broker, table).await;
+        publish(broker, table).await
     });
 
     // The first run, signalled half-way.
@@ -491,7 +516,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
 
     // The second run consumes the rest.
     let second = start(consumer, &names, "second");
-    let observer = rt.block_on(Observer::new(broker, table));
+    let observer = rt.block_on(Observer::new(broker, table, ends));
     let mut state = String::new();
     let done = rt.block_on(async {
         let bound = Instant::now() + PROGRESS;

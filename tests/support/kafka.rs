@@ -9,6 +9,7 @@
 //! Its memory storage lives as long as the process: a test that needs a
 //! backlog to survive a consumer's restart keeps one broker for both runs.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt as _;
@@ -259,8 +260,13 @@ pub async fn delete_topic(bootstrap: &str, name: &str) {
 }
 
 /// Publishes `payloads` to `topic`, spread over its partitions, every one
-/// acknowledged by the broker (`acks=all`).
-pub async fn publish(bootstrap: &str, topic: &str, payloads: impl Iterator<Item = String>) {
+/// acknowledged by the broker (`acks=all`). Returns, per partition, the
+/// offset after its last record, as the deliveries reported them.
+pub async fn publish(
+    bootstrap: &str,
+    topic: &str,
+    payloads: impl Iterator<Item = String>,
+) -> BTreeMap<i32, i64> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
@@ -286,54 +292,83 @@ pub async fn publish(bootstrap: &str, topic: &str, payloads: impl Iterator<Item 
                         REQUEST,
                     )
                     .await
-                    .map(|_| ())
                     .map_err(|(error, _)| error)
             }
         })
         .collect();
+    let mut ends = BTreeMap::new();
+    let mut records = BTreeSet::new();
     for delivery in futures_util::future::join_all(deliveries).await {
-        delivery.unwrap_or_else(|error| panic!("cannot publish to {topic}: {error}"));
+        let delivery =
+            delivery.unwrap_or_else(|error| panic!("cannot publish to {topic}: {error}"));
+        assert!(
+            records.insert((delivery.partition, delivery.offset)),
+            "two records delivered at {topic}/{} offset {}",
+            delivery.partition,
+            delivery.offset
+        );
+        let end = ends.entry(delivery.partition).or_insert(0);
+        *end = (*end).max(delivery.offset + 1);
     }
+    ends
 }
 
 /// The messages of `topic` that `group` has not committed past, summed
-/// over the partitions (the high watermark less the committed offset; a
-/// partition with no commit counts from its low watermark).
-pub fn uncommitted(bootstrap: &str, topic: &str, group: &str) -> i64 {
+/// over the partitions: where each partition ends (`ends`, from
+/// [`publish`]) less the group's committed offset, from 0 where it has
+/// none. Not the high watermark: tansu 0.6's can stand past the last
+/// record (an offset taken by a produce it retried), where no commit
+/// ever reaches.
+/// Each partition behind: (partition, committed, end).
+pub fn uncommitted(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    ends: &BTreeMap<i32, i64>,
+) -> Vec<(i32, i64, i64)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .create()
         .expect("cannot create a consumer to read the group's offsets");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), REQUEST)
-        .unwrap_or_else(|error| panic!("no metadata for {topic}: {error}"));
-    let partitions: Vec<i32> = metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|partition| partition.id())
-        .collect();
     let mut list = TopicPartitionList::new();
-    for partition in &partitions {
+    for partition in ends.keys() {
         list.add_partition(topic, *partition);
     }
     let committed = consumer
         .committed_offsets(list, REQUEST)
         .unwrap_or_else(|error| panic!("cannot read the offsets of group {group}: {error}"));
-    partitions
-        .iter()
-        .map(|&partition| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, REQUEST)
-                .unwrap_or_else(|error| panic!("no watermarks for {topic}/{partition}: {error}"));
+    ends.iter()
+        .map(|(&partition, &end)| {
             let at = match committed
                 .find_partition(topic, partition)
                 .map(|element| element.offset())
             {
                 Some(Offset::Offset(offset)) => offset,
-                _ => low,
+                _ => 0,
             };
-            high - at
+            (partition, at, end)
         })
-        .sum()
+        .filter(|&(_, at, end)| at != end)
+        .collect()
+}
+
+/// The partitions of `topic` whose high watermark is not where their last
+/// record ends (`ends`, from [`publish`]), as sentences: tansu 0.6 can
+/// leave its high watermark past the last record.
+pub fn watermark_gaps(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("cannot create a consumer to read the watermarks");
+    ends.iter()
+        .filter_map(|(&partition, &end)| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, REQUEST)
+                .unwrap_or_else(|error| panic!("no watermarks for {topic}/{partition}: {error}"));
+            (high != end).then(|| {
+                format!("{topic}/{partition}: high watermark {high}, last record ends at {end}")
+            })
+        })
+        .collect()
 }
