@@ -316,9 +316,8 @@ pub async fn publish(
 /// The messages of `topic` that `group` has not committed past, summed
 /// over the partitions: where each partition ends (`ends`, from
 /// [`publish`]) less the group's committed offset, from 0 where it has
-/// none. Not the high watermark: tansu 0.6's can stand past the last
-/// record (an offset taken by a produce it retried), where no commit
-/// ever reaches.
+/// none: only the records this run published count, whatever the high
+/// watermark says ([`watermark_gaps`] prints where the two differ).
 /// Each partition behind: (partition, committed, end).
 pub fn uncommitted(
     bootstrap: &str,
@@ -354,8 +353,8 @@ pub fn uncommitted(
 }
 
 /// The partitions of `topic` whose high watermark is not where their last
-/// record ends (`ends`, from [`publish`]), as sentences: tansu 0.6 can
-/// leave its high watermark past the last record.
+/// record ends (`ends`, from [`publish`]), as sentences: a diagnostic, for
+/// a run whose group stays behind (none seen so far).
 pub fn watermark_gaps(bootstrap: &str, topic: &str, ends: &BTreeMap<i32, i64>) -> Vec<String> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
