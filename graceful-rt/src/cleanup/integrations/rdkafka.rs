@@ -42,8 +42,8 @@ const LAST_REFERENCE: Duration = Duration::from_secs(1);
 /// In order, on that thread:
 ///
 /// 1. a consumer that librdkafka has marked failed (`fatal_error`) is
-///    not committed for: the close fails with librdkafka's reason, after
-///    step 3;
+///    not committed for: the close fails with librdkafka's reason, once
+///    step 4 is done;
 /// 2. the assigned partitions are paused: fetching stops, and what was
 ///    fetched but never handed to the application is dropped, not
 ///    delivered, so the close cannot store an offset the application
@@ -120,8 +120,9 @@ const LAST_REFERENCE: Duration = Duration::from_secs(1);
 ///
 /// - **static membership**, `group.instance.id` set to a name that stays
 ///   the same across the instance's restarts (a StatefulSet's pod name, a
-///   systemd instance name): the old process leaves no gap, the new one
-///   takes its partitions back without a rebalance of the group;
+///   systemd instance name): the old process does not leave the group,
+///   and the new one takes its partitions back without a rebalance; they
+///   wait only from the old process's exit to the new one's join;
 /// - **`partition.assignment.strategy=cooperative-sticky`**: when a
 ///   rebalance does happen, only the partitions that move are revoked, and
 ///   the other members keep consuming;
