@@ -65,12 +65,15 @@ fn install() -> Result<PathBuf, String> {
         "install it by hand with `cargo install --locked --version {TANSU_VERSION} --features {TANSU_FEATURES} --root {} tansu`, on a machine that reaches crates.io",
         root.display()
     );
-    let partial = root.with_extension(format!("partial-{}", std::process::id()));
+    let partial = cache_dir().join(format!(
+        "tansu-{TANSU_VERSION}-{TANSU_FEATURES}.partial-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)
         .map_err(|error| format!("cannot create {}: {error}; {how}", partial.display()))?;
     eprintln!(
-        "installing tansu {TANSU_VERSION} into {} with cargo install (once, later runs reuse it: 12 to 16 minutes on 2 cores)",
+        "installing tansu {TANSU_VERSION} into {} with cargo install (once, later runs reuse it: 10 to 16 minutes on 2 cores)",
         root.display()
     );
     let started = Instant::now();
