@@ -212,6 +212,7 @@
 //! | `redis` | [`Close`] for redis's `MultiplexedConnection` and `ConnectionManager`: a round trip after every command sent before it |
 //! | `async-nats` | [`Close`] for `async_nats::Client`: flush, then drain |
 //! | `lapin` | [`Close`] for lapin's `Channel` (after its publisher confirms) and `Connection` |
+//! | `rdkafka` | [`Close`] for rdkafka's `Arc<StreamConsumer>` and `Arc<BaseConsumer>`: the stored offsets committed synchronously, then the consumer closed (leaving its group), on a thread of its own, so a broker that is gone costs the close's timeout, never the exit. rdkafka-sys compiles librdkafka from C (a C compiler and `make`) |
 //! | `opentelemetry` | [`Close`] for the OpenTelemetry SDK's tracer, meter and logger providers: flushed, then shut down, on a thread of their own (tag them `after` everything else, so the spans of the drain and of the other closes are exported) |
 //!
 //! # Supervisors

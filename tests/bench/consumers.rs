@@ -2,7 +2,9 @@
 //! restarted (tests/support/consumers.rs): ours (`examples/*_consumer.rs`,
 //! SIGTERM) against the same consumers written with plain tokio and
 //! `ctrl_c` (`tests/fixtures/plain_*_consumer.rs`, SIGINT), interleaved
-//! runs, for RabbitMQ and NATS JetStream: ids missing and rows duplicated.
+//! runs, for RabbitMQ, NATS JetStream and Kafka (tansu, which the
+//! benchmark installs on first use and runs: `support::kafka`): ids
+//! missing and rows duplicated.
 //! tests/consumers.rs asserts ours alone.
 
 use super::support::consumers::{self, Broker, Consumer};
@@ -12,7 +14,8 @@ use super::support::consumers::{self, Broker, Consumer};
 pub(crate) fn figure(runs: usize) -> String {
     let rt = consumers::runtime();
     let mut lines = Vec::new();
-    for broker in [Broker::RabbitMq, Broker::Nats] {
+    for broker in [Broker::RabbitMq, Broker::Nats, Broker::Kafka] {
+        let _kafka = (broker == Broker::Kafka).then(consumers::kafka_broker);
         let db = consumers::database(broker, &rt);
         let (mut ours, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..runs {

@@ -47,7 +47,7 @@
 //!     PING's answer, and HTTP/2 latency of small responses.
 //! 14. queue consumers stopped half-way, then restarted, ours against the
 //!     same written with plain tokio and `ctrl_c` (`tests/bench/consumers.rs`):
-//!     missing and duplicated messages, RabbitMQ and NATS JetStream.
+//!     missing and duplicated messages, RabbitMQ, NATS JetStream and Kafka.
 //! 15. kept-alive clients that reuse a connection without checking it
 //!     (`tests/bench/keepalive.rs`): requests lost and the exit, with the
 //!     keep-alive hold and without, with a lame duck and without, against

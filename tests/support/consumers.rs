@@ -16,6 +16,7 @@ use lapin::{BasicProperties, ConnectionProperties};
 use sqlx::{AssertSqlSafe, PgPool};
 use tokio::runtime::Runtime;
 
+use super::kafka;
 use super::servers::{self, NATS, POSTGRES, RABBITMQ, amqp_channel, amqp_ready};
 use super::{Exit, Process, Signal};
 
@@ -39,11 +40,18 @@ const SETTLE: Duration = Duration::from_millis(300);
 const POLL: Duration = Duration::from_millis(5);
 /// The JetStream consumer's `ack_wait`, in seconds.
 const ACK_WAIT: &str = "3";
+/// The Kafka topic's partitions: the messages are spread over them, and
+/// the consumer's window takes from all of them.
+const KAFKA_PARTITIONS: i32 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Broker {
     RabbitMq,
     Nats,
+    /// A Kafka-protocol broker the test process runs (tansu, see
+    /// `support::kafka`): hold a [`kafka_broker`] for as long as the runs
+    /// last.
+    Kafka,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,7 @@ impl Broker {
         match self {
             Broker::RabbitMq => "RabbitMQ",
             Broker::Nats => "NATS JetStream",
+            Broker::Kafka => "Kafka (tansu)",
         }
     }
 
@@ -66,6 +75,7 @@ impl Broker {
         match self {
             Broker::RabbitMq => "amqp",
             Broker::Nats => "nats",
+            Broker::Kafka => "kafka",
         }
     }
 }
@@ -77,6 +87,8 @@ impl Consumer {
             (Consumer::Graceful, Broker::Nats) => "nats_consumer",
             (Consumer::Plain, Broker::RabbitMq) => "fixture-plain-rabbitmq-consumer",
             (Consumer::Plain, Broker::Nats) => "fixture-plain-nats-consumer",
+            (Consumer::Graceful, Broker::Kafka) => "kafka_consumer",
+            (Consumer::Plain, Broker::Kafka) => "fixture-plain-kafka-consumer",
         }
     }
 
@@ -155,6 +167,11 @@ impl Names {
                 env.push(("CONSUMER", "worker".to_owned()));
                 env.push(("ACK_WAIT", ACK_WAIT.to_owned()));
             }
+            Broker::Kafka => {
+                env.push(("KAFKA_BROKERS", kafka_bootstrap()));
+                env.push(("TOPIC", self.name.clone()));
+                env.push(("GROUP", self.name.clone()));
+            }
         }
         env
     }
@@ -177,6 +194,12 @@ impl Drop for Names {
                     if let Ok(client) = async_nats::connect(NATS.url).await {
                         let _ = jetstream::new(client.clone()).delete_stream(&name).await;
                         let _ = client.drain().await;
+                    }
+                }
+                Broker::Kafka => {
+                    let bootstrap = KAFKA.lock().unwrap().clone();
+                    if let Some(bootstrap) = bootstrap {
+                        kafka::delete_topic(&bootstrap, &name).await;
                     }
                 }
             }
@@ -208,8 +231,9 @@ async fn rows(db: &PgPool, table: &str) -> (i64, i64, i64) {
 }
 
 /// A fresh queue or stream holding the ids 0..MESSAGES, every publish
-/// confirmed.
-async fn publish(broker: Broker, name: &str) {
+/// confirmed. For Kafka, where each partition ends: the offset after its
+/// last record.
+async fn publish(broker: Broker, name: &str) -> Ends {
     match broker {
         Broker::RabbitMq => {
             let channel = amqp_channel()
@@ -247,6 +271,7 @@ async fn publish(broker: Broker, name: &str) {
             let queued = amqp_ready(name).await;
             assert_eq!(queued, MESSAGES as u32, "{queued} of {MESSAGES} queued");
             let _ = channel.close(200, "OK".into()).await;
+            Ends::default()
         }
         Broker::Nats => {
             let client = async_nats::connect(NATS.url)
@@ -274,19 +299,42 @@ async fn publish(broker: Broker, name: &str) {
                 ack.await.unwrap();
             }
             client.drain().await.unwrap();
+            Ends::default()
+        }
+        Broker::Kafka => {
+            let bootstrap = kafka_bootstrap();
+            kafka::create_topic(&bootstrap, name, KAFKA_PARTITIONS).await;
+            let ends =
+                kafka::publish(&bootstrap, name, (0..MESSAGES).map(|id| id.to_string())).await;
+            let (topic, known) = (name.to_owned(), ends.clone());
+            let gaps = tokio::task::spawn_blocking(move || {
+                kafka::watermark_gaps(&bootstrap, &topic, &known)
+            })
+            .await
+            .unwrap();
+            for gap in gaps {
+                eprintln!("consumers: tansu: {gap}");
+            }
+            ends
         }
     }
 }
+
+/// Per Kafka partition, the offset after its last record.
+type Ends = std::collections::BTreeMap<i32, i64>;
 
 /// A connection to the broker, to ask what it still holds for the
 /// consumer.
 enum Observer {
     Amqp(lapin::Connection, lapin::Channel),
     Nats(async_nats::Client, Box<jetstream::stream::Stream>),
+    /// The bootstrap servers and where each partition ends: the group's
+    /// offsets are read afresh each time.
+    Kafka(String, Ends),
 }
 
 impl Observer {
-    async fn new(broker: Broker, name: &str) -> Observer {
+    async fn new(broker: Broker, name: &str, ends: Ends) -> Observer {
         match broker {
             Broker::RabbitMq => {
                 let connection =
@@ -306,13 +354,16 @@ impl Observer {
                     .unwrap_or_else(|error| panic!("no stream {name}: {error}"));
                 Observer::Nats(client, Box::new(stream))
             }
+            Broker::Kafka => Observer::Kafka(kafka_bootstrap(), ends),
         }
     }
 
     /// What the broker still holds for the consumer, as a sentence, or
     /// `None` when it holds nothing. RabbitMQ tells ready messages only
     /// (unacked ones come back to ready when their channel closes, so the
-    /// last check, after the exit, sees them); JetStream tells both.
+    /// last check, after the exit, sees them); JetStream tells both; Kafka
+    /// the messages the group has not committed past (the consumers commit
+    /// what they stored every second, and at their close).
     async fn held(&self, name: &str) -> Option<String> {
         match self {
             Observer::Amqp(_, channel) => {
@@ -342,6 +393,24 @@ impl Observer {
                     )
                 })
             }
+            Observer::Kafka(bootstrap, ends) => {
+                let (bootstrap, topic, ends) = (bootstrap.clone(), name.to_owned(), ends.clone());
+                // rdkafka's offset calls block: off the runtime's thread.
+                let uncommitted = tokio::task::spawn_blocking(move || {
+                    kafka::uncommitted(&bootstrap, &topic, &topic, &ends)
+                })
+                .await
+                .unwrap();
+                (!uncommitted.is_empty()).then(|| {
+                    let partitions: Vec<String> = uncommitted
+                        .iter()
+                        .map(|(partition, at, end)| {
+                            format!("partition {partition} committed at {at} of {end}")
+                        })
+                        .collect();
+                    format!("the group is behind: {}", partitions.join(", "))
+                })
+            }
         }
     }
 
@@ -354,6 +423,7 @@ impl Observer {
             Observer::Nats(client, _) => {
                 let _ = client.drain().await;
             }
+            Observer::Kafka(..) => {}
         }
     }
 }
@@ -393,7 +463,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     let started = Instant::now();
     let names = Names::new(broker);
     let table = names.name.as_str();
-    rt.block_on(async {
+    let ends = rt.block_on(async {
         sqlx::query(AssertSqlSafe(format!(
             "CREATE TABLE {table} (
                 message_id BIGINT NOT NULL,
@@ -404,7 +474,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
         .execute(db)
         .await
         .unwrap_or_else(|error| panic!("cannot create the table {table}: {error}"));
-        publish(broker, table).await;
+        publish(broker, table).await
     });
 
     // The first run, signalled half-way.
@@ -446,7 +516,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
 
     // The second run consumes the rest.
     let second = start(consumer, &names, "second");
-    let observer = rt.block_on(Observer::new(broker, table));
+    let observer = rt.block_on(Observer::new(broker, table, ends));
     let mut state = String::new();
     let done = rt.block_on(async {
         let bound = Instant::now() + PROGRESS;
@@ -561,6 +631,12 @@ pub fn database(broker: Broker, rt: &Runtime) -> PgPool {
     match broker {
         Broker::RabbitMq => RABBITMQ.require(),
         Broker::Nats => NATS.require(),
+        Broker::Kafka => {
+            assert!(
+                KAFKA.lock().unwrap().is_some(),
+                "start the Kafka broker first: consumers::kafka_broker()"
+            );
+        }
     }
     rt.block_on(
         sqlx::postgres::PgPoolOptions::new()
@@ -568,4 +644,34 @@ pub fn database(broker: Broker, rt: &Runtime) -> PgPool {
             .connect(POSTGRES.url),
     )
     .unwrap_or_else(|error| panic!("cannot connect to {}: {error}", POSTGRES.url))
+}
+
+/// The Kafka broker's bootstrap servers while a [`kafka_broker`] guard
+/// lives.
+static KAFKA: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn kafka_bootstrap() -> String {
+    KAFKA
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the Kafka broker is not running: hold a consumers::kafka_broker()")
+}
+
+/// The Kafka broker the runs of [`Broker::Kafka`] use: tansu, installed on
+/// first use (`support::kafka`), started, and stopped when the guard is
+/// dropped. One broker for every run: its storage is in memory.
+pub fn kafka_broker() -> KafkaBroker {
+    let tansu = kafka::Tansu::start();
+    *KAFKA.lock().unwrap() = Some(tansu.bootstrap());
+    KafkaBroker(tansu)
+}
+
+/// The running broker of [`kafka_broker`].
+pub struct KafkaBroker(pub kafka::Tansu);
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        *KAFKA.lock().unwrap() = None;
+    }
 }

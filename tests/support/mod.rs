@@ -17,6 +17,7 @@ pub use nix::sys::signal::Signal;
 pub mod consumers;
 pub mod h2;
 pub mod http;
+pub mod kafka;
 pub mod load;
 pub mod netpath;
 pub mod nginx;

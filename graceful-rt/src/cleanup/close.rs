@@ -41,7 +41,7 @@ use crate::cleanup::{self, BoxError, Cleanup, CleanupPlan, PlanOptions};
     note = "ways out: implement `graceful_rt::Close` for `{Self}`; \
             or write `#[cleanup(with = path::to::close_fn)]` with an `async fn close_fn(&{Self}) -> Result<(), E>`; \
             or enable the graceful-rt feature named after its crate, if there is one \
-            (`sqlx`, `redis`, `async-nats`, `lapin`, `deadpool-postgres`, `tokio-util`, `opentelemetry`); \
+            (`sqlx`, `redis`, `async-nats`, `lapin`, `deadpool-postgres`, `tokio-util`, `opentelemetry`, `rdkafka`); \
             or, if `{Self}` groups resources of its own, `#[derive(Cleanup)]` on it so it closes as a nested group"
 )]
 pub trait Close {

@@ -9,6 +9,8 @@ mod deadpool_postgres;
 mod lapin;
 #[cfg(feature = "opentelemetry")]
 mod opentelemetry;
+#[cfg(feature = "rdkafka")]
+mod rdkafka;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "sqlx")]

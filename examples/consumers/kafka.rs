@@ -1,0 +1,141 @@
+//! The Kafka side of the Kafka consumers: the consumer's configuration, and
+//! what they do with each message (the job, then its offset, stored in
+//! order within its partition, so a committed offset never passes a
+//! message that is not done). Shared by `examples/kafka_consumer.rs` and
+//! its plain-tokio twin (`tests/fixtures/plain_kafka_consumer.rs`), which
+//! differ only in how they stop.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use rdkafka::ClientConfig;
+use rdkafka::Message as _;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+
+use crate::jobs::{Error, Jobs, env_or, message_id};
+
+/// The window: at most this many messages in progress.
+pub(crate) const WINDOW: usize = 16;
+
+/// A consumer of the topic `TOPIC` in the group `GROUP`, subscribed, from
+/// the earliest offset when the group has none, storing offsets only when
+/// told to (`enable.auto.offset.store=false`) and committing the stored
+/// ones every second. Returns it and its name, `TOPIC/GROUP`.
+pub(crate) fn consumer() -> Result<(Arc<StreamConsumer>, String), Error> {
+    let brokers = env_or("KAFKA_BROKERS", "127.0.0.1:9092");
+    let topic = env_or("TOPIC", "graceful.jobs");
+    let group = env_or("GROUP", "graceful-workers");
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", &group)
+        .set("auto.offset.reset", "earliest")
+        // Offsets are stored by the job, once done, never on delivery.
+        .set("enable.auto.offset.store", "false")
+        // What was stored is committed every second (a crash redoes at
+        // most that much), and by the close.
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set(
+            "partition.assignment.strategy",
+            env_or("ASSIGNMENT", "cooperative-sticky"),
+        )
+        .set("session.timeout.ms", env_or("SESSION_TIMEOUT_MS", "45000"));
+    if let Ok(instance) = std::env::var("GROUP_INSTANCE_ID") {
+        config.set("group.instance.id", instance);
+    }
+    // librdkafka's own debug contexts, on stderr: `cgrp` for the group's
+    // joins, rebalances and commits.
+    if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
+        config.set("debug", debug);
+    }
+    let consumer: StreamConsumer = config
+        .create()
+        .map_err(|error| format!("cannot create a consumer for {brokers}: {error}"))?;
+    consumer.subscribe(&[&topic])?;
+    Ok((Arc::new(consumer), format!("{topic}/{group}")))
+}
+
+/// The offsets of the messages in progress, per partition: what may be
+/// stored is the lowest offset still in progress, or, with none, the one
+/// after the last received.
+#[derive(Clone, Default)]
+pub(crate) struct Offsets(Arc<Mutex<HashMap<(String, i32), Partition>>>);
+
+#[derive(Default)]
+struct Partition {
+    in_progress: BTreeSet<i64>,
+    /// The last offset received: offsets arrive in order within a
+    /// partition (a lower one means the partition was handed back from
+    /// its committed offset, and the count starts again from it).
+    last: i64,
+}
+
+impl Offsets {
+    /// A message was received: it is in progress.
+    pub(crate) fn received(&self, message: &OwnedMessage) {
+        let mut partitions = self.0.lock().unwrap();
+        let partition = partitions
+            .entry((message.topic().to_owned(), message.partition()))
+            .or_default();
+        partition.in_progress.insert(message.offset());
+        partition.last = message.offset();
+    }
+
+    /// A message is done: the offset to store for its partition (that of
+    /// the last message done in a row). Stored each time, even when it has
+    /// not moved: a partition revoked and assigned again has lost what was
+    /// stored for it.
+    fn done(&self, message: &OwnedMessage) -> Option<i64> {
+        let mut partitions = self.0.lock().unwrap();
+        let partition = partitions.get_mut(&(message.topic().to_owned(), message.partition()))?;
+        partition.in_progress.remove(&message.offset());
+        let next = partition
+            .in_progress
+            .first()
+            .copied()
+            .unwrap_or(partition.last + 1);
+        // `store_offset` takes the last offset done: the consumer commits
+        // the one after it.
+        Some(next - 1)
+    }
+}
+
+/// The job, then the offset. A failed job is not stored past: its
+/// partition's committed offset stays before it, and the message is
+/// redone by the next owner; a message whose payload is not an id is
+/// skipped (stored past, never redone).
+pub(crate) async fn handle(
+    jobs: Jobs,
+    consumer: Arc<StreamConsumer>,
+    offsets: Offsets,
+    message: OwnedMessage,
+) {
+    let id = message.payload().and_then(message_id);
+    match id {
+        None => eprintln!(
+            "skipping {}/{} offset {}: its payload is not an id",
+            message.topic(),
+            message.partition(),
+            message.offset()
+        ),
+        Some(id) => {
+            if let Err(error) = jobs.process(id).await {
+                eprintln!("message {id}: {error}; left for the next owner of its partition");
+                return;
+            }
+        }
+    }
+    if let Some(offset) = offsets.done(&message) {
+        if let Err(error) = consumer.store_offset(message.topic(), message.partition(), offset) {
+            // The partition was revoked (a rebalance): its next owner
+            // redoes what this one did not commit.
+            eprintln!(
+                "{}/{}: cannot store offset {offset}: {error}",
+                message.topic(),
+                message.partition()
+            );
+        }
+    }
+}
