@@ -105,6 +105,19 @@ where
     B: FnOnce(Shutdown) -> F,
     F: Future<Output = MainResult>,
 {
+    // The one generic step: the rest is compiled once, in this crate, not
+    // again in every service's crate at each of its builds.
+    run_main(
+        config,
+        Box::new(move |shutdown| Box::pin(body(shutdown)) as MainFuture<'_>),
+    )
+}
+
+/// `main`'s future, boxed: see [`run`].
+type MainFuture<'a> = std::pin::Pin<Box<dyn Future<Output = MainResult> + 'a>>;
+
+/// [`run`], for a boxed `main`.
+fn run_main<'a>(config: MainConfig, body: Box<dyn FnOnce(Shutdown) -> MainFuture<'a> + 'a>) -> ! {
     let settings = match Settings::resolve(&config, |var| std::env::var_os(var)) {
         Ok(settings) => settings,
         Err(error) => {
@@ -199,15 +212,12 @@ async fn watchdog(machine: Arc<PhaseMachine>, interval: std::time::Duration) {
     }
 }
 
-async fn main_then_cleanup<B, F>(
-    body: B,
+async fn main_then_cleanup<'a>(
+    body: Box<dyn FnOnce(Shutdown) -> MainFuture<'a> + 'a>,
     takes_shutdown: bool,
     shutdown: &Shutdown,
     machine: &PhaseMachine,
-) where
-    B: FnOnce(Shutdown) -> F,
-    F: Future<Output = MainResult>,
-{
+) {
     let output = if takes_shutdown {
         Some(body(shutdown.clone()).await)
     } else {

@@ -182,6 +182,31 @@ fn busy_once(contender: &Contender, size: usize) -> (f64, f64) {
     (overhang, each)
 }
 
+/// Rows of the benchmark's main table, at the largest size: `idle` holds
+/// ours with the default hold, ours with a hold of 0, then axum.
+pub(crate) fn summary_rows(idle: &[Curve]) -> String {
+    let last = SIZES.len() - 1;
+    let size = SIZES[last];
+    let point = |index: usize| &idle[index].points[last];
+    format!(
+        "| exit after SIGTERM with {size} idle keep-alive connections (ms), hold 0 (figure 18) | ≤ 50 | {}; with the default hold (500 ms): {}{} | {} | – |\n\
+         | memory a connection, {size} idle keep-alive (bytes of RSS) | – | {} | {} | – |\n",
+        point(1).exit_ms.text(1),
+        point(0).exit_ms.text(1),
+        if point(1).exit_ms.median > 50.0 {
+            format!(
+                "; the limit: `axum::serve`, which closes the same connections with no drain of its own, takes {:.0} ms (closing {size} sockets, and the exit)",
+                point(2).exit_ms.median
+            )
+        } else {
+            String::new()
+        },
+        point(2).exit_ms.text(1),
+        point(0).bytes_each.text(0),
+        point(2).bytes_each.text(0),
+    )
+}
+
 /// The figure's table: one row a size and curve.
 pub(crate) fn table(idle: &[Curve], busy: &[Curve]) -> String {
     let mut md = String::from(

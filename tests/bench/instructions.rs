@@ -152,6 +152,25 @@ impl Counts {
         md
     }
 
+    /// Rows of the benchmark's main table, one a case.
+    pub(crate) fn summary_rows(&self) -> String {
+        let mut md = String::new();
+        for (case, ours, axum) in &self.rows {
+            let _ = writeln!(
+                md,
+                "| instructions a request (callgrind), {} (figure 17) | ≤ 1.01 | {ours:.0}: ratio {:.3}{} | {axum:.0} | – |",
+                case.label,
+                ours / axum,
+                if ours / axum > 1.01 {
+                    "; the limit: the drain's own work on the request path, function by function under figure 17"
+                } else {
+                    ""
+                }
+            );
+        }
+        md
+    }
+
     /// The file [`RECORDED`] holds.
     fn recorded(&self) -> String {
         let mut text = String::from(

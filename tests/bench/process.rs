@@ -1503,13 +1503,17 @@ fn drainbench(ours: &Contender, axum: &Contender) -> String {
 
 /// Figure 18: the growth table, and its curves in
 /// `docs/performance-growth.svg`.
-fn growth_figure(ours: &Contender, no_hold: &Contender, plain: &Contender) -> String {
+/// Returns the figure's section and its rows of the main table.
+fn growth_figure(ours: &Contender, no_hold: &Contender, plain: &Contender) -> (String, String) {
     let idle = growth::idle(&[ours, no_hold, plain]);
     let busy = growth::busy_http2(&[ours, plain]);
     growth::svg(&idle, &workspace().join("docs/performance-growth.svg"));
-    format!(
-        "{}\n![exit and memory against idle keep-alive connections, log axes](performance-growth.svg)",
-        growth::table(&idle, &busy)
+    (
+        format!(
+            "{}\n![exit and memory against idle keep-alive connections, log axes](performance-growth.svg)",
+            growth::table(&idle, &busy)
+        ),
+        growth::summary_rows(&idle),
     )
 }
 
@@ -1757,7 +1761,10 @@ fn main() {
                     );
                 }
                 "drainbench" => println!("{}", drainbench(&ours, &axum)),
-                "growth" => println!("{}", growth_figure(&same_ours, &same_no_hold, &same_plain)),
+                "growth" => {
+                    let (section, rows) = growth_figure(&same_ours, &same_no_hold, &same_plain);
+                    println!("{rows}\n{section}");
+                }
                 "sse" => println!("{}", sse::table(&sse::figure(&same_ours, &same_plain))),
                 other => panic!("unknown figure {other:?}"),
             }
@@ -1829,9 +1836,10 @@ fn main() {
         &bench_dir(),
     );
     eprintln!("18. as connections grow");
-    let growth = growth_figure(&same_ours, &same_no_hold, &same_plain);
+    let (growth, growth_rows) = growth_figure(&same_ours, &same_no_hold, &same_plain);
     eprintln!("19. as cores grow");
-    let sse = sse::table(&sse::figure(&same_ours, &same_plain));
+    let sse_rows = sse::figure(&same_ours, &same_plain);
+    let sse = sse::table(&sse_rows);
     eprintln!("16. drainbench, every scenario");
     let drainbench = drainbench(&ours, &axum);
     let inprocess: Option<serde_json::Value> =
@@ -2065,6 +2073,9 @@ fn main() {
             "–".into(),
         ],
     );
+    md.push_str(&instructions.summary_rows());
+    md.push_str(&growth_rows);
+    md.push_str(&sse::summary_rows(&sse_rows));
     let _ = writeln!(md, "\n{}", restart_heading(runs(5)));
     for (kind, figures) in RESTARTS_COMPARED.into_iter().zip(&restart) {
         let _ = writeln!(md, "{}", figures.row(kind));

@@ -129,6 +129,23 @@ async fn connect(address: SocketAddr) -> hyper::client::conn::http1::SendRequest
     sender
 }
 
+/// Rows of the benchmark's main table, one a worker count.
+pub(crate) fn summary_rows(rows: &[Row]) -> String {
+    let mut md = String::new();
+    for row in rows {
+        let _ = writeln!(
+            md,
+            "| {CONNECTIONS} server-sent event streams, {} runtime workers: time, ours / `axum::serve` (figure 19) | within the floor | {}: {} ms | {} ms; floor {} | – |",
+            row.workers,
+            row.ratio.text(3),
+            row.ours_ms.text(1),
+            row.plain_ms.text(1),
+            row.floor.text(3)
+        );
+    }
+    md
+}
+
 /// The figure's table.
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut md = String::from(
