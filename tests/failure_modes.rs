@@ -228,6 +228,10 @@ fn hyper_util_101_a_half_sent_http2_preface_is_closed_within_the_client_bound() 
         let mut rest = Vec::new();
         let closed = stream.read_to_end(&mut rest);
         let closed_after = sent.elapsed();
+        // Closed on the server's end, as clients do: an HTTP/2 connection
+        // the server ended waits for that (see graceful-rt's
+        // `http::linger`), for the client bound at most.
+        drop(stream);
         let exit = service.process.wait_exit(EXIT_BOUND);
         let latency = exit.at - sent;
         eprintln!(

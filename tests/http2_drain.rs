@@ -240,6 +240,53 @@ fn a_connection_that_only_pings_is_closed_by_goaway_at_once() {
     assert_eq!(seen.last_stream(), Some(1), "{seen:?}");
 }
 
+/// After its last stream the server ends the connection (FIN) and reads
+/// what the client still sends (see graceful-rt's `http::linger`), so as
+/// not to reset it with its last answers unsent. A client that never
+/// closes its side and never stops sending holds that for the client
+/// bound, not longer.
+#[test]
+fn a_client_that_keeps_pinging_after_the_server_closed_is_let_go_after_the_client_bound() {
+    let (service, report) = start("h2-linger");
+    let mut client = h2::Connection::open(service.address, Pings::Answer).expect("connect");
+    client.stay_open_at_end();
+    client.request("GET", "/").unwrap();
+    assert!(client.wait(ANSWER, |seen| seen.streams[&1].answered()));
+    let sent = service.process.signal(Signal::SIGTERM);
+    let mut pinged_after_the_end = 0;
+    while sent.elapsed() < CLIENT_BOUND + ANSWER && client.ping().is_ok() {
+        if client.snapshot().closed.is_some() {
+            pinged_after_the_end += 1;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let exit = service.process.wait_exit(EXIT_BOUND);
+    let seen = client.snapshot();
+    let latency = exit.at - sent;
+    let (end, ended_at) = seen.closed.expect("the server ended the connection");
+    eprintln!(
+        "pinging after the end: ended {:?} after SIGTERM ({end:?}), {pinged_after_the_end} PINGs after it, exit after {latency:?}",
+        ended_at - sent
+    );
+    assert_eq!(end, Ok(()), "a clean end (FIN), not a reset");
+    assert!(
+        ended_at - sent < PROMPT,
+        "ended {:?} after SIGTERM",
+        ended_at - sent
+    );
+    assert!(
+        pinged_after_the_end > 5,
+        "{pinged_after_the_end} PINGs after the end"
+    );
+    assert_eq!(exit.code(), Some(0), "{}", exit.stderr_text());
+    assert!(
+        (CLIENT_BOUND..CLIENT_BOUND + PROMPT).contains(&latency),
+        "exit took {latency:?}: the linger is bounded by the client bound"
+    );
+    let report = support::read_report(&report);
+    assert_eq!(report["drain"]["connections_cut"], 0, "{report}");
+}
+
 #[test]
 fn a_silent_idle_http2_client_is_closed_after_the_client_bound() {
     let (service, report) = start("h2-silent");

@@ -123,6 +123,11 @@ fn http2_streams_in_flight_across_the_path_are_all_answered() {
     assert!(answered, "not every stream was answered: {seen:?}");
     assert!(!seen.goaways.is_empty(), "no GOAWAY: {seen:?}");
     let exit = service.process.wait_exit(EXIT_BOUND);
+    // Closed with the client's last frames unread, the socket would have
+    // been reset, its unsent answers thrown away (9 of 50 lost in 1 run of
+    // 6 on a loaded machine): the server lingers instead.
+    let resets = path.tcp_counter("TCPAbortOnClose");
+    assert_eq!(resets, 0, "connections reset at their close");
     eprintln!(
         "{STREAMS} HTTP/2 streams over the path: all answered; exit after {:?}",
         exit.at - sent

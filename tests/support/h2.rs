@@ -111,6 +111,8 @@ struct Shared {
     changed: Condvar,
     /// Tells the reader to stop reading (the connection stays open).
     stop: AtomicBool,
+    /// The connection stays open when the server ends its side.
+    stay_open: AtomicBool,
 }
 
 /// An HTTP/2 connection of the test's.
@@ -135,6 +137,7 @@ impl Connection {
             seen: Mutex::new(Seen::default()),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            stay_open: AtomicBool::new(false),
         });
         let reader = {
             let writer = Arc::clone(&writer);
@@ -206,6 +209,12 @@ impl Connection {
         }
     }
 
+    /// Keeps the connection open when the server ends its side, where a
+    /// client closes it (a client that misbehaves: it can still write).
+    pub fn stay_open_at_end(&self) {
+        self.shared.stay_open.store(true, Ordering::SeqCst);
+    }
+
     /// Stops reading: from now on, nothing the server sends is read, and
     /// no PING is answered. The connection stays open.
     pub fn stop_reading(&mut self) {
@@ -260,6 +269,12 @@ fn read_frames(mut stream: TcpStream, writer: &Mutex<TcpStream>, shared: &Shared
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
             Err(error) => Err(error.kind()),
         };
+        // As hyper's, Go's and gRPC's clients do: the server's end is the
+        // connection's (the server lingers until then, see graceful-rt's
+        // `http::linger`).
+        if !shared.stay_open.load(Ordering::SeqCst) {
+            let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
+        }
         let mut seen = shared.seen.lock().unwrap();
         seen.closed = Some((end, Instant::now()));
         shared.changed.notify_all();

@@ -100,6 +100,29 @@ impl NetPath {
         path
     }
 
+    /// A TCP counter of the namespace's kernel (`/proc/net/netstat`'s
+    /// `TcpExt` line), such as `TCPAbortOnClose`: the connections it reset
+    /// because they were closed with bytes unread.
+    pub fn tcp_counter(&self, name: &str) -> u64 {
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.namespace, "cat", "/proc/net/netstat"])
+            .output()
+            .expect("ip netns exec cat /proc/net/netstat");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut rows = text
+            .lines()
+            .filter(|line| line.starts_with("TcpExt:"))
+            .map(|line| line.split_whitespace().skip(1));
+        let (Some(names), Some(values)) = (rows.next(), rows.next()) else {
+            panic!("no TcpExt rows in the namespace's /proc/net/netstat: {text}");
+        };
+        names
+            .zip(values)
+            .find(|(field, _)| *field == name)
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or_else(|| panic!("no TcpExt counter {name}: {text}"))
+    }
+
     /// A command that runs `program` in the namespace (`ip netns exec`
     /// execs it: the process is the program, for signals and `wait`).
     pub fn command(&self, program: &Path) -> Command {

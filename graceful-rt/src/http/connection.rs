@@ -63,6 +63,9 @@ pub(crate) struct Activity {
     /// The tasks waiting on the socket, woken when the connection is cut.
     read_waker: Mutex<Option<Waker>>,
     write_waker: Mutex<Option<Waker>>,
+    /// Set when the server asked an HTTP/2 connection to close and it
+    /// did: its socket lingers for at most this long (see `linger`).
+    linger: OnceLock<Duration>,
 }
 
 /// The connection is cut: every read and write fails from now on.
@@ -110,6 +113,7 @@ impl Activity {
             calls_end: Arc::new(Notify::new()),
             read_waker: Mutex::new(None),
             write_waker: Mutex::new(None),
+            linger: OnceLock::new(),
         }
     }
 
@@ -293,6 +297,13 @@ impl Activity {
         self.flags.fetch_or(READS_ENDED, Ordering::Release);
     }
 
+    /// The server asked this HTTP/2 connection to close, and it has: its
+    /// socket lingers, for at most `bound`, once hyper lets go of it (see
+    /// [`linger`](super::linger)).
+    pub(crate) fn linger_on_close(&self, bound: Duration) {
+        let _ = self.linger.set(bound);
+    }
+
     fn is_cut(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CUT != 0
     }
@@ -433,11 +444,22 @@ pin_project_lite::pin_project! {
         // Until its first byte, an IO that is not a plain socket (TLS, say)
         // is read through this waker: see `SocketWake`.
         socket_wake: Option<Arc<SocketWake>>,
+        // A socket of its own onto the IO's connection, to linger on.
+        duplicate: fn(&T) -> Option<std::net::TcpStream>,
     }
 
     impl<T> PinnedDrop for TrackedIo<T> {
         fn drop(this: Pin<&mut Self>) {
-            this.counts.connection_closed();
+            let this = this.project();
+            let lingers = this.activity.linger.get().filter(|_| !this.activity.is_cut());
+            let socket = lingers.and_then(|_| (this.duplicate)(this.io.as_ref().get_ref()));
+            match (lingers, socket) {
+                (Some(&bound), Some(socket)) => {
+                    let activity = Arc::clone(this.activity);
+                    super::linger::spawn(socket, bound, activity, Arc::clone(this.counts));
+                }
+                _ => this.counts.connection_closed(),
+            }
         }
     }
 }
@@ -456,6 +478,7 @@ impl<T: 'static> TrackedIo<T> {
             activity,
             counts,
             socket_wake,
+            duplicate: super::linger::duplicate::<T>,
         }
     }
 }

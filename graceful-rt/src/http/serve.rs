@@ -345,8 +345,9 @@ impl<L, M> Serve<L, M> {
     /// How long draining waits on a client while its connection has no
     /// request in flight: for the rest of a request head it started to
     /// send (or of a TLS handshake), for its answer to the PING of
-    /// HTTP/2's two-step GOAWAY, for it to read what the server wrote.
-    /// Counted from the start of the drain, or from the end of the
+    /// HTTP/2's two-step GOAWAY, for it to read what the server wrote,
+    /// for it to close its side of an HTTP/2 connection the server ended
+    /// (see the [module's docs](crate::http), step 3). Counted from the start of the drain, or from the end of the
     /// connection's last request; past it, the connection is closed
     /// without a response, and counted in
     /// [`Drained::unresponsive`](crate::http::Drained::unresponsive).
@@ -818,7 +819,10 @@ async fn connection<Io, S, B>(
             let grace_end = grace.map(|grace| duration::after(Instant::now(), grace));
             tokio::select! {
                 biased;
-                ended = connection.as_mut() => return ended_with(ended),
+                ended = connection.as_mut() => {
+                    activity.linger_on_close(drain_settings.client_bound);
+                    return ended_with(ended);
+                }
                 () = activity.draining() => {}
                 () = sleep_until_some(grace_end) => {
                     let lead = drain_settings.call_end_lead;
@@ -835,8 +839,12 @@ async fn connection<Io, S, B>(
     }
     // Dropping the connection (unresponsive, or cut) closes its socket.
     tokio::select! {
-        closed = drain(connection, &activity, drain_settings, |c| c.graceful_shutdown()) => if closed == Closed::Unresponsive {
-            state.unresponsive.fetch_add(1, Ordering::AcqRel);
+        closed = drain(connection, &activity, drain_settings, |c| c.graceful_shutdown()) => match closed {
+            Closed::ByProtocol if activity.is_http2() => activity.linger_on_close(drain_settings.client_bound),
+            Closed::ByProtocol => {}
+            Closed::Unresponsive => {
+                state.unresponsive.fetch_add(1, Ordering::AcqRel);
+            }
         },
         () = activity.cut_requested() => {}
     }
