@@ -373,7 +373,11 @@ impl Running {
             let _ = done_tx.send((Instant::now(), status));
         });
         let sent = Instant::now();
-        kill(pid, Signal::SIGTERM).unwrap();
+        // ESRCH: it had exited already, and the waiter reaped it (a
+        // repeated SIGTERM, after a first one that ended it).
+        if let Err(error) = kill(pid, Signal::SIGTERM) {
+            assert_eq!(error, nix::errno::Errno::ESRCH, "SIGTERM to {pid}");
+        }
         let (exited, status) = done
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
