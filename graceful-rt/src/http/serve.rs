@@ -345,13 +345,17 @@ impl<L, M> Serve<L, M> {
     /// How long draining waits on a client while its connection has no
     /// request in flight: for the rest of a request head it started to
     /// send (or of a TLS handshake), for its answer to the PING of
-    /// HTTP/2's two-step GOAWAY, for it to read what the server wrote,
-    /// for it to close its side of an HTTP/2 connection the server ended
-    /// (see the [module's docs](crate::http), step 3). Counted from the start of the drain, or from the end of the
+    /// HTTP/2's two-step GOAWAY, for it to read what the server wrote.
+    /// Counted from the start of the drain, or from the end of the
     /// connection's last request; past it, the connection is closed
     /// without a response, and counted in
     /// [`Drained::unresponsive`](crate::http::Drained::unresponsive).
     /// Default: one second (1 s).
+    ///
+    /// It also bounds the wait for a client to close its side of an
+    /// HTTP/2 connection the server ended (counted from that end, and not
+    /// counted as unresponsive: see the [module's docs](crate::http),
+    /// step 3).
     ///
     /// A cooperative client needs a round trip: a second is far more than
     /// that on any network a server is deployed to, and a small part of
