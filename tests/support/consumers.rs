@@ -110,7 +110,12 @@ impl fmt::Display for Consumer {
 }
 
 pub fn runs() -> usize {
-    std::env::var("RUNS").map_or(10, |runs| {
+    runs_or(10)
+}
+
+/// `RUNS`, or `default` runs when it is not set.
+pub fn runs_or(default: usize) -> usize {
+    std::env::var("RUNS").map_or(default, |runs| {
         runs.parse()
             .unwrap_or_else(|_| panic!("RUNS={runs:?} is not a number"))
     })
