@@ -203,20 +203,12 @@ impl Tansu {
     }
 
     fn stop_with(&mut self, signal: Signal) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::killpg(pid, signal);
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
-        let _ = child.wait();
+        super::reap_or_kill_group(child, Duration::from_secs(5));
     }
 }
 

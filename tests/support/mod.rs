@@ -28,6 +28,22 @@ pub mod servers;
 pub mod upload;
 pub mod ws;
 
+/// Waits up to `bound` for `child`, already asked to stop, to exit; past
+/// it, kills its process group and reaps it. (`child` leads its own group:
+/// not reaped yet, its id is still the group's.)
+pub fn reap_or_kill_group(mut child: Child, bound: Duration) {
+    let until = Instant::now() + bound;
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
 /// How long a fixture may take to build and start on a loaded machine.
 const START_BOUND: Duration = Duration::from_secs(120);
 

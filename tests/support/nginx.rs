@@ -213,21 +213,12 @@ impl Nginx {
     /// Stops nginx (fast shutdown: the master stops its worker, then
     /// exits), at most [`STOP_BOUND`]; past that, kills its process group.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        let until = Instant::now() + STOP_BOUND;
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        // Not reaped yet, so the group id is still the master's own.
-        let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
-        let _ = child.wait();
+        super::reap_or_kill_group(child, STOP_BOUND);
     }
 }
 
