@@ -56,11 +56,13 @@ fn ours(broker: Broker) {
     let _kafka = (broker == Broker::Kafka).then(consumers::kafka_broker);
     let rt = consumers::runtime();
     let db = consumers::database(broker, &rt);
-    // Kafka runs once unless RUNS says otherwise: 3 of about 58 runs of
-    // ours against tansu 0.6 this session failed, 2 with a partition's
-    // committed offset 1 to 6 behind for over 60 s in the second run, 1
-    // with a duplicate (`RUNS=20`, run 5). Not understood yet (issue 26
-    // stays open for it); ten runs here would fail CI about 4 times in 10.
+    // Kafka runs once unless RUNS says otherwise. Runs of ours against
+    // tansu 0.6 on 2026-12-07: 0 failed of 10 (CI), 1 of 10 (figure 14: a
+    // partition's committed offset 1 behind for over 60 s in the second
+    // run), 1 of 20 (`RUNS=20`: a duplicate), and 1 more of an earlier
+    // bench run (6 behind). Not understood yet (issue 26 stays open for
+    // it); at about 5 % a run, ten runs here would fail CI about 4 times
+    // in 10.
     let runs = if broker == Broker::Kafka {
         consumers::runs_or(1)
     } else {
