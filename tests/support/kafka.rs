@@ -2,7 +2,7 @@
 //! compatible broker written in Rust, from crates.io), with its in-memory
 //! storage, as a child of the test process. It is installed by the test
 //! itself on first use, with `cargo install`, into the tests' cache
-//! (`~/.cache/graceful-tests`, see `support::python::cache_dir`), and
+//! (`~/.cache/graceful-tests`, see `support::cache`), and
 //! reused after; a test fails, never skips, saying what to do, when it
 //! cannot be had. Dropping a [`Tansu`] stops it.
 //!
@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
@@ -28,7 +28,6 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::Signal;
 use super::nginx::reserve_port;
-use super::python::cache_dir;
 
 /// The tansu release the tests were written against: `cargo install
 /// tansu --version` this, `--locked`.
@@ -56,65 +55,52 @@ pub fn executable() -> PathBuf {
 }
 
 fn install() -> Result<PathBuf, String> {
-    let root = cache_dir().join(format!("tansu-{TANSU_VERSION}-{TANSU_FEATURES}"));
-    let binary = root.join("bin").join("tansu");
-    if binary.is_file() {
-        return Ok(binary);
-    }
+    let root = super::cache::dir().join(format!("tansu-{TANSU_VERSION}-{TANSU_FEATURES}"));
+    let binary = |root: &Path| root.join("bin").join("tansu");
     let how = format!(
         "install it by hand with `cargo install --locked --version {TANSU_VERSION} --features {TANSU_FEATURES} --root {} tansu`, on a machine that reaches crates.io",
         root.display()
     );
-    let partial = cache_dir().join(format!(
-        "tansu-{TANSU_VERSION}-{TANSU_FEATURES}.partial-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)
-        .map_err(|error| format!("cannot create {}: {error}; {how}", partial.display()))?;
-    eprintln!(
-        "installing tansu {TANSU_VERSION} into {} with cargo install (once, later runs reuse it: 10 to 16 minutes on 2 cores)",
-        root.display()
-    );
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO"))
-        .args(["install", "--locked", "--version", TANSU_VERSION])
-        .args(["--features", TANSU_FEATURES, "--root"])
-        .arg(&partial)
-        .arg("--target-dir")
-        .arg(partial.join("build"))
-        .arg("tansu")
-        // Not this workspace's build settings: tansu's own.
-        .current_dir(&partial)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| format!("cannot run cargo install ({error}); {how}"))?;
-    if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(format!(
-            "cargo install tansu failed ({}):\n{}\n{how}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let _ = std::fs::remove_dir_all(partial.join("build"));
-    // Another test process may have finished first: its install is as good.
-    if std::fs::rename(&partial, &root).is_err() && !binary.is_file() {
-        return Err(format!(
-            "cannot move {} to {}; {how}",
-            partial.display(),
-            root.display()
-        ));
-    }
-    let _ = std::fs::remove_dir_all(&partial);
-    eprintln!(
-        "installed tansu {TANSU_VERSION} in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(binary)
+    super::cache::install(
+        &root,
+        |root| binary(root).is_file(),
+        |partial| {
+            eprintln!(
+                "installing tansu {TANSU_VERSION} into {} with cargo install (once, later runs reuse it: 10 to 16 minutes on 2 cores)",
+                root.display()
+            );
+            let started = Instant::now();
+            let output = Command::new(env!("CARGO"))
+                .args(["install", "--locked", "--version", TANSU_VERSION])
+                .args(["--features", TANSU_FEATURES, "--root"])
+                .arg(partial)
+                .arg("--target-dir")
+                .arg(partial.join("build"))
+                .arg("tansu")
+                // Not this workspace's build settings: tansu's own.
+                .current_dir(partial)
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|error| format!("cannot run cargo install ({error}); {how}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "cargo install tansu failed ({}):\n{}\n{how}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            let _ = std::fs::remove_dir_all(partial.join("build"));
+            eprintln!(
+                "installed tansu {TANSU_VERSION} in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        },
+    )?;
+    Ok(binary(&root))
 }
 
 /// tansu running as this test's child, in a process group of its own, on

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use nix::sys::signal::Signal;
 
+pub mod cache;
 pub mod consumers;
 pub mod h2;
 pub mod http;
@@ -26,6 +27,7 @@ pub mod python;
 pub mod reuse;
 pub mod servers;
 pub mod upload;
+
 pub mod ws;
 
 /// Waits up to `bound` for `child`, already asked to stop, to exit; past

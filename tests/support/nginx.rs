@@ -35,7 +35,7 @@ pub fn executable() -> PathBuf {
     }
     INSTALLED
         .get_or_init(|| {
-            install()?;
+            super::cache::apt_install(&["nginx"], "nginx is not installed")?;
             find().ok_or_else(|| {
                 "apt-get installed nginx, but no nginx executable is on PATH or in /usr/sbin"
                     .to_owned()
@@ -54,53 +54,6 @@ fn find() -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join("nginx"))
         .find(|candidate| candidate.is_file())
-}
-
-/// `apt-get install -y nginx`, after `apt-get update` if the package lists
-/// are stale. apt's own lock serialises concurrent test processes; a
-/// second one waits for it, then finds the package installed.
-fn install() -> Result<(), String> {
-    let how = "install it with `apt-get install -y nginx` (Debian's package), or run the tests as root on a machine with apt-get";
-    if !is_root() {
-        return Err(format!(
-            "this test process is not root, so it cannot install it; {how}"
-        ));
-    }
-    let apt_get = |args: &[&str]| -> Result<(), String> {
-        eprintln!("nginx is not installed: running apt-get {}", args.join(" "));
-        let output = Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=300", "-o", "Acquire::Retries=3"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("cannot run apt-get ({error}); {how}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "apt-get {} failed ({}):\n{}{}",
-                args.join(" "),
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    };
-    apt_get(&["install", "-y", "nginx"]).or_else(|_| {
-        apt_get(&["update"])?;
-        apt_get(&["install", "-y", "nginx"])
-    })
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let uid = status.lines().find(|line| line.starts_with("Uid:"))?;
-            Some(uid.split_whitespace().nth(1)? == "0")
-        })
-        .unwrap_or(false)
 }
 
 /// A free loopback port below the kernel's ephemeral range, for a server

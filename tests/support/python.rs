@@ -21,20 +21,6 @@ pub const GRPC: &[&str] = &["grpcio==1.85.3", "grpcio-health-checking==1.85.1"];
 /// it a hang.
 const ANSWER: Duration = Duration::from_secs(20);
 
-/// Where installed packages are kept between runs:
-/// `$GRACEFUL_TEST_CACHE`, else `$XDG_CACHE_HOME/graceful-tests`, else
-/// `~/.cache/graceful-tests`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("GRACEFUL_TEST_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("graceful-tests")
-}
-
 /// A directory holding `packages` (pip's `--target`), installed on first
 /// use and reused after: its name is the list itself, so a changed pin
 /// installs afresh. Installed beside it, then renamed into place, so a
@@ -63,62 +49,46 @@ fn install(packages: &[&str]) -> Result<PathBuf, String> {
             }
         })
         .collect();
-    let dir = cache_dir().join("python").join(name);
-    if dir.join(".complete").is_file() {
-        return Ok(dir);
-    }
+    let dir = super::cache::dir().join("python").join(name);
     let how = format!(
         "install them by hand with `python3 -m pip install --target {} {}`, on a machine that reaches PyPI",
         dir.display(),
         packages.join(" ")
     );
-    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)
-        .map_err(|error| format!("cannot create {}: {error}; {how}", partial.display()))?;
-    eprintln!(
-        "installing {} into {} (once; later runs reuse it)",
-        packages.join(" "),
-        dir.display()
-    );
-    let output = Command::new(python3())
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--retries", "3", "--target"])
-        .arg(&partial)
-        .args(packages)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| format!("cannot run python3 -m pip ({error}); {how}"))?;
-    if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(format!(
-            "pip could not install {} ({}):\n{}{}\n{how}",
+    let complete = |dir: &Path| dir.join(".complete").is_file();
+    super::cache::install(&dir, complete, |partial| {
+        eprintln!(
+            "installing {} into {} (once; later runs reuse it)",
             packages.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    std::fs::write(partial.join(".complete"), packages.join("\n")).unwrap();
-    match std::fs::rename(&partial, &dir) {
-        Ok(()) => Ok(dir),
-        // Another test process got there first.
-        Err(_) if dir.join(".complete").is_file() => {
-            let _ = std::fs::remove_dir_all(&partial);
-            Ok(dir)
-        }
-        Err(error) => Err(format!(
-            "cannot move {} to {}: {error}",
-            partial.display(),
             dir.display()
-        )),
-    }
+        );
+        let output = Command::new(python3())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--retries", "3", "--target"])
+            .arg(partial)
+            .args(packages)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run python3 -m pip ({error}); {how}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "pip could not install {} ({}):\n{}{}\n{how}",
+                packages.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        std::fs::write(partial.join(".complete"), packages.join("\n"))
+            .map_err(|error| format!("cannot write {}: {error}", partial.display()))
+    })?;
+    Ok(dir)
 }
 
 /// The machine's `python3`.
