@@ -212,11 +212,15 @@ async fn after_chains_run_in_order_and_the_rest_concurrently() {
         server: step("http", 80),
         scheduler: step("jobs", 40),
         db: step("db", 40),
-        metrics: step("metrics", 40),
+        metrics: step("metrics", 120),
     };
     let report = chained.cleanup().await;
     assert!(report.is_ok(), "{report:?}");
-    assert_eq!(*order.0.lock().unwrap(), ["metrics", "http", "jobs", "db"]);
+    // The chain in its order; metrics, beside it, ends anywhere (after
+    // http, unless the timer is coarse or the machine busy).
+    let ended = order.0.lock().unwrap().clone();
+    let chain: Vec<_> = ended.iter().filter(|&&name| name != "metrics").collect();
+    assert_eq!(chain, [&"http", &"jobs", &"db"], "{ended:?}");
     let started = |name: &str| report.get(name).unwrap().started();
     assert!(
         started("metrics") < Duration::from_millis(30),
@@ -224,9 +228,11 @@ async fn after_chains_run_in_order_and_the_rest_concurrently() {
     );
     assert!(started("jobs") >= Duration::from_millis(80));
     assert!(started("db") >= Duration::from_millis(120));
-    // The chain is 80 + 40 + 40 ms; sequentially it would be 200 ms.
+    // The chain is 80 + 40 + 40 ms, metrics 120 ms beside it; one after
+    // the other they would take 280 ms. (Windows' timer rounds each sleep
+    // up to 15.6 ms steps: the chain can take 190 ms there.)
     assert!(
-        report.elapsed() < Duration::from_millis(195),
+        report.elapsed() < Duration::from_millis(240),
         "{:?}",
         report.elapsed()
     );

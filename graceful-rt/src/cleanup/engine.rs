@@ -477,7 +477,11 @@ mod tests {
         let chain = Chain(Mutex::new(Vec::new()));
         let report = chain.cleanup().await;
         assert!(report.is_ok());
-        assert_eq!(*chain.0.lock().unwrap(), ["metrics", "http", "jobs", "db"]);
+        // The chain in its order; metrics, concurrent with it, anywhere
+        // (first, unless the timer is coarse or the machine busy).
+        let ended = chain.0.lock().unwrap().clone();
+        let chained: Vec<_> = ended.iter().filter(|&&name| name != "metrics").collect();
+        assert_eq!(chained, [&"http", &"jobs", &"db"], "{ended:?}");
         let started = |name: &str| report.get(name).unwrap().started();
         assert!(started("metrics") < Duration::from_millis(30));
         assert!(started("jobs") >= Duration::from_millis(60));
