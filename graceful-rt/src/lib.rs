@@ -205,6 +205,7 @@
 //! | `listen` | `listen::tcp` and `listen::unix` (Unix): the socket systemd passed (socket activation), or the one an upgrade handed over, or a new one; sockets taken this way are handed over by an [upgrade](#upgrades) |
 //! | `tonic-health` | `grpc::health_reporter`: `grpc.health.v1` that answers `NOT_SERVING` from the first signal and ends its `Watch` streams when draining begins |
 //! | `systemd` | the notify protocol (no dependency: a datagram to `NOTIFY_SOCKET`) |
+//! | `windows-service` | the Windows Service Control Manager (Windows; elsewhere nothing): a process the SCM started stops at `Stop`, `Shutdown` and `Preshutdown`, and reports its progress and exit code ([Supervisors](#supervisors)) |
 //! | `serde` | `Serialize` and `Deserialize` for the [`report`]'s types, to read the JSON back |
 //! | `tokio-util` | [`Close`] for `CancellationToken` (cancelled) and `TaskTracker` (closed, then waited for) |
 //! | `sqlx` | [`Close`] for `sqlx::Pool` (SQLite, PostgreSQL, MySQL): waits for checked-out connections, then closes them all |
@@ -226,7 +227,21 @@
 //! `Type=notify-reload` (systemd 253 and later), `systemctl reload` is an
 //! upgrade by hand-off that reports its outcome: `RELOADING=1` when it
 //! starts, then `READY=1` from the new process once it is ready, or from
-//! the old one, with `STATUS=upgrade failed: ...`, when it fails. The deployment guide
+//! the old one, with `STATUS=upgrade failed: ...`, when it fails.
+//!
+//! With the `windows-service` feature, a process the Windows Service
+//! Control Manager started (`sc create NAME binPath= C:\path\service.exe`)
+//! is the service: it reports `SERVICE_RUNNING` at start, and the SCM's
+//! `Stop`, `Shutdown` and `Preshutdown` controls start the shutdown (the
+//! cause is [`Signal::ServiceStop`] and its twins), whatever `signals`
+//! says. Until the exit it reports `SERVICE_STOP_PENDING`, its checkpoint
+//! rising at each step and its wait hint covering the time the shutdown
+//! has left; the last word is `SERVICE_STOPPED` with the exit code
+//! (`ERROR_SERVICE_SPECIFIC_ERROR` and the code, when it is not 0). At the
+//! machine's shutdown Windows waits only for the service's preshutdown
+//! timeout (10 s by default): a longer timeout is warned about at start,
+//! and the deadline after `Preshutdown` is capped under it. The same binary
+//! started from a console is a console program. The deployment guide
 //! (Docker, Kubernetes, systemd, the upgrade) is `docs/deploying.md` in the
 //! repository.
 

@@ -27,6 +27,7 @@ pub mod python;
 pub mod reuse;
 pub mod servers;
 pub mod upload;
+pub mod windows;
 
 pub mod ws;
 

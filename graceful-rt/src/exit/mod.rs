@@ -11,13 +11,20 @@ use std::path::Path;
 
 use crate::log;
 use crate::process::pid_file;
+use crate::process::supervisor::Supervisor;
 use report::{Outcome, Report};
 
 /// Ends the process with the code `report` earned: its summary line (an
 /// error for a forced exit, a warning for a failure), the JSON report when
 /// `GRACEFUL_REPORT` asks for it, the PID file removed if it still names
-/// this process, and stdout and stderr flushed.
-pub(crate) fn leave(report: &Report, report_path: Option<&Path>, pid_file: Option<&Path>) -> ! {
+/// this process, stdout and stderr flushed, and last the supervisor told
+/// (the Windows SCM's `SERVICE_STOPPED`, with the code).
+pub(crate) fn leave(
+    report: &Report,
+    report_path: Option<&Path>,
+    pid_file: Option<&Path>,
+    supervisor: &Supervisor,
+) -> ! {
     let summary = report.summary();
     match report.outcome {
         Outcome::Clean => log::info!("{summary}"),
@@ -37,5 +44,6 @@ pub(crate) fn leave(report: &Report, report_path: Option<&Path>, pid_file: Optio
     }
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
+    supervisor.exiting(report.exit_code);
     std::process::exit(report.exit_code)
 }

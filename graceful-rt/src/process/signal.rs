@@ -68,6 +68,18 @@ pub enum Signal {
     /// Windows is shutting down (`CTRL_SHUTDOWN_EVENT`): it ends the
     /// process about 5 s later.
     CtrlShutdown,
+    /// The Windows Service Control Manager stops the service
+    /// (`SERVICE_CONTROL_STOP`: `sc stop`, `Stop-Service`, the Services
+    /// console). Received by a process the SCM started as a service, with
+    /// the feature `windows-service`, whatever `signals` says.
+    ServiceStop,
+    /// Windows is shutting down and the SCM stops the service
+    /// (`SERVICE_CONTROL_SHUTDOWN`): it ends the process about 5 s later.
+    ServiceShutdown,
+    /// Windows is about to shut down and the SCM stops the service first
+    /// (`SERVICE_CONTROL_PRESHUTDOWN`): it ends the process after the
+    /// service's preshutdown timeout (10 s by default).
+    ServicePreshutdown,
 }
 
 /// How long Windows leaves a process after `CTRL_CLOSE_EVENT` or
@@ -99,6 +111,9 @@ impl Signal {
         Signal::CtrlBreak,
         Signal::CtrlClose,
         Signal::CtrlShutdown,
+        Signal::ServiceStop,
+        Signal::ServiceShutdown,
+        Signal::ServicePreshutdown,
     ];
 
     /// The conventional name, such as `"SIGTERM"` or `"Ctrl-Break"`: what
@@ -118,6 +133,9 @@ impl Signal {
             Signal::CtrlBreak => "Ctrl-Break",
             Signal::CtrlClose => "Ctrl-Close",
             Signal::CtrlShutdown => "Ctrl-Shutdown",
+            Signal::ServiceStop => "SERVICE_CONTROL_STOP",
+            Signal::ServiceShutdown => "SERVICE_CONTROL_SHUTDOWN",
+            Signal::ServicePreshutdown => "SERVICE_CONTROL_PRESHUTDOWN",
         }
     }
 
@@ -133,6 +151,9 @@ impl Signal {
                 cfg!(unix)
             }
             Signal::CtrlBreak | Signal::CtrlClose | Signal::CtrlShutdown => cfg!(windows),
+            Signal::ServiceStop | Signal::ServiceShutdown | Signal::ServicePreshutdown => {
+                cfg!(all(windows, feature = "windows-service"))
+            }
         }
     }
 
@@ -141,11 +162,27 @@ impl Signal {
     /// under it.
     pub(crate) fn kill_budget(self) -> Option<Duration> {
         match self {
-            Signal::CtrlClose | Signal::CtrlShutdown => Some(WINDOWS_KILL_BUDGET),
+            Signal::CtrlClose | Signal::CtrlShutdown | Signal::ServiceShutdown => {
+                Some(WINDOWS_KILL_BUDGET)
+            }
+            Signal::ServicePreshutdown => Some(preshutdown_timeout()),
             _ => None,
         }
     }
 }
+
+/// The preshutdown timeout of this process's service, as the SCM has it.
+fn preshutdown_timeout() -> Duration {
+    #[cfg(all(windows, feature = "windows-service"))]
+    if let Some(timeout) = crate::process::windows_service::preshutdown_timeout() {
+        return timeout;
+    }
+    DEFAULT_PRESHUTDOWN_TIMEOUT
+}
+
+/// Windows' preshutdown timeout when the SCM cannot be asked: its default
+/// since Windows 10 1703.
+pub(crate) const DEFAULT_PRESHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,7 +236,12 @@ mod os {
             Signal::Quit => signal::SIGQUIT,
             Signal::User1 => signal::SIGUSR1,
             Signal::User2 => signal::SIGUSR2,
-            Signal::CtrlBreak | Signal::CtrlClose | Signal::CtrlShutdown => return None,
+            Signal::CtrlBreak
+            | Signal::CtrlClose
+            | Signal::CtrlShutdown
+            | Signal::ServiceStop
+            | Signal::ServiceShutdown
+            | Signal::ServicePreshutdown => return None,
         })
     }
 
@@ -266,6 +308,9 @@ mod os {
             .enable_all()
             .build()?;
         let received = Arc::new(received);
+        // The SCM's stop controls, for a process that is a service.
+        #[cfg(feature = "windows-service")]
+        crate::process::windows_service::route(received.clone());
         {
             let _entered = runtime.enter();
             for &signal in signals {

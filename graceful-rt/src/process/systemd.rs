@@ -18,9 +18,9 @@
 
 use std::time::Duration;
 
-/// Where notifications go, if anywhere.
+/// Where systemd's notifications go, if anywhere.
 #[derive(Debug, Default)]
-pub(crate) struct Notifier {
+pub(crate) struct Systemd {
     #[cfg(all(feature = "systemd", unix))]
     socket: Option<socket::NotifySocket>,
     /// Set once an upgrade handed the service to a new process.
@@ -34,9 +34,9 @@ pub(crate) struct Notifier {
 /// wait, so the process always ends by its own hand (and writes its report).
 const EXTEND_MARGIN: Duration = Duration::from_secs(1);
 
-impl Notifier {
+impl Systemd {
     /// The notifier `NOTIFY_SOCKET` names.
-    pub(crate) fn from_env() -> Notifier {
+    pub(crate) fn from_env() -> Systemd {
         #[cfg(all(feature = "systemd", unix))]
         let socket = socket::NotifySocket::from_env();
         #[cfg(all(feature = "systemd", unix))]
@@ -49,7 +49,7 @@ impl Notifier {
         });
         #[cfg(not(all(feature = "systemd", unix)))]
         let watchdog = None;
-        Notifier {
+        Systemd {
             #[cfg(all(feature = "systemd", unix))]
             socket,
             handed_over: std::sync::atomic::AtomicBool::new(false),
@@ -73,6 +73,7 @@ impl Notifier {
     /// `RELOADING=1`: an upgrade starts. systemd (`Type=notify-reload`)
     /// waits for a `READY=1`, from the new process or, if it fails, from
     /// this one.
+    #[cfg(unix)]
     pub(crate) fn reloading(&self) {
         self.send(&format!(
             "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=upgrading: starting the new process",
@@ -82,6 +83,7 @@ impl Notifier {
 
     /// The upgrade failed, and this process goes on serving: the reload
     /// ends, and says why.
+    #[cfg(unix)]
     pub(crate) fn upgrade_failed(&self, why: &str) {
         self.send(&format!(
             "READY=1\nSTATUS=upgrade failed: {}",
@@ -164,11 +166,6 @@ fn monotonic_usec() -> u128 {
     let _ = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     u128::try_from(now.tv_sec).unwrap_or(0) * 1_000_000
         + u128::try_from(now.tv_nsec).unwrap_or(0) / 1_000
-}
-
-#[cfg(not(unix))]
-fn monotonic_usec() -> u128 {
-    0
 }
 
 fn extend(left: Duration) -> String {

@@ -15,7 +15,7 @@ use crate::duration::millis;
 use crate::exit;
 use crate::exit::report::{self, CloseEntry, CloseStatus, MainStatus, Outcome, Report};
 use crate::process::pid_file;
-use crate::process::systemd::Notifier;
+use crate::process::supervisor::Supervisor;
 use crate::process::watchdog;
 use crate::shutdown::cause::Cause;
 use crate::shutdown::timeline::Timeline;
@@ -31,8 +31,8 @@ pub(crate) struct PhaseMachine {
     /// `GRACEFUL_PID_FILE`: see [`pid_file`](crate::process::pid_file).
     pid_file: Option<PathBuf>,
     state: Mutex<State>,
-    /// The service manager, told of each phase (systemd).
-    notifier: Notifier,
+    /// The service manager, told of each phase (systemd, the Windows SCM).
+    supervisor: Supervisor,
 }
 
 #[derive(Default)]
@@ -94,7 +94,7 @@ impl PhaseMachine {
             report_path,
             pid_file,
             state: Mutex::new(State::default()),
-            notifier: Notifier::from_env(),
+            supervisor: Supervisor::connect(timeout),
         }
     }
 
@@ -124,10 +124,10 @@ impl PhaseMachine {
         if let Cause::Upgraded(new_process) = timeline.cause {
             // The service goes on, in the new process: systemd follows it,
             // and hears no more from this one.
-            self.notifier.hand_over(new_process);
+            self.supervisor.hand_over(new_process);
             return;
         }
-        self.notifier.stopping(
+        self.supervisor.stopping(
             &format!(
                 "shutting down ({}), timeout {}",
                 timeline.cause,
@@ -138,24 +138,26 @@ impl PhaseMachine {
     }
 
     /// An upgrade starts: the service manager hears of a reload.
+    #[cfg(unix)]
     pub(crate) fn reloading(&self) {
-        self.notifier.reloading();
+        self.supervisor.reloading();
     }
 
     /// An upgrade failed, and this process goes on serving.
+    #[cfg(unix)]
     pub(crate) fn upgrade_failed(&self, why: &str) {
-        self.notifier.upgrade_failed(why);
+        self.supervisor.upgrade_failed(why);
     }
 
     /// How often the service manager's watchdog wants to hear from this
     /// process, if it does.
     pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
-        self.notifier.watchdog_interval()
+        self.supervisor.watchdog_interval()
     }
 
     /// The runtime still runs tasks: tells the watchdog.
     pub(crate) fn watchdog(&self) {
-        self.notifier.watchdog();
+        self.supervisor.watchdog();
     }
 
     /// The application is ready to serve.
@@ -167,7 +169,7 @@ impl PhaseMachine {
         let taking_over = crate::process::passed::predecessor().is_some();
         #[cfg(not(unix))]
         let taking_over = false;
-        self.notifier.ready(taking_over);
+        self.supervisor.ready(taking_over);
         #[cfg(unix)]
         crate::process::upgrade::announce_ready(|| {
             if let Some(path) = &self.pid_file {
@@ -188,7 +190,7 @@ impl PhaseMachine {
     fn progress(&self, status: &str) {
         let deadline = self.state().begun.map(|timeline| timeline.deadline);
         if let Some(deadline) = deadline {
-            self.notifier
+            self.supervisor
                 .progress(status, deadline.saturating_duration_since(Instant::now()));
         }
     }
@@ -266,6 +268,7 @@ impl PhaseMachine {
             &report,
             self.report_path.as_deref(),
             self.pid_file.as_deref(),
+            &self.supervisor,
         )
     }
 
