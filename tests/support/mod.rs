@@ -28,7 +28,6 @@ pub mod reuse;
 pub mod servers;
 pub mod upload;
 pub mod windows;
-
 pub mod ws;
 
 /// Waits up to `bound` for `child`, already asked to stop, to exit; past
