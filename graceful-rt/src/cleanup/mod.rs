@@ -10,6 +10,8 @@
 //! background tasks of [`Tasks`](tasks::Tasks) ([`tasks`]).
 
 pub(crate) mod close;
+#[cfg(any(feature = "opentelemetry", feature = "rdkafka"))]
+mod detached;
 mod engine;
 mod integrations;
 mod plan;

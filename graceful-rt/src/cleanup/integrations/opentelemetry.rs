@@ -13,16 +13,13 @@
 
 use std::error::Error;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
-use std::thread;
 
+use crate::cleanup::detached::{self, NoAnswer};
+use crate::{BoxError, Close};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tokio::sync::oneshot;
-
-use crate::{BoxError, Close};
 
 /// Exports the spans still buffered, then shuts the provider down: its
 /// `force_flush`, then its `shutdown`, on a thread of their own, never on
@@ -192,51 +189,25 @@ impl Provider {
     }
 }
 
-/// Runs `flush`, then `shut_down`, on a new thread, and waits for them
-/// without blocking the runtime.
-///
-/// A plain thread rather than `spawn_blocking`: a runtime that is dropped
-/// waits for its blocking tasks without limit, so a shutdown that hangs on
-/// the blocking pool would hang `#[tokio::main]`'s or a test's end. This
-/// thread is detached: when the future is dropped (the close is cut), it
-/// finishes, or hangs, alone, and the exit does not wait for it.
+/// Runs `flush`, then `shut_down`, on a thread of their own (see
+/// [`detached`](crate::cleanup::detached)); the provider is dropped after
+/// the answer, so a last clone's drop does not delay it.
 async fn off_the_runtime<P: Send + 'static>(
     provider: Provider,
     value: P,
     flush: fn(&P) -> OTelSdkResult,
     shut_down: fn(&P) -> OTelSdkResult,
 ) -> Result<(), BoxError> {
-    let (answer, answered) = oneshot::channel();
-    let runtime = tokio::runtime::Handle::try_current().ok();
-    thread::Builder::new()
-        .name(provider.thread_name().to_owned())
-        .spawn(move || {
-            let _context = runtime.as_ref().map(tokio::runtime::Handle::enter);
-            let steps = panic::catch_unwind(AssertUnwindSafe(|| {
-                let flushed = flush(&value);
-                (flushed, shut_down(&value))
-            }));
-            // Nobody listens once the close was cut; the provider is dropped
-            // after the answer, so a last clone's drop does not delay it.
-            let _ = answer.send(steps);
-            drop(value);
-        })
-        .map_err(|error| ProviderError {
+    let steps = move |value: &P| (flush(value), shut_down(value));
+    let (flushed, shut) = detached::off_the_runtime(provider.thread_name(), value, steps, drop)
+        .await
+        .map_err(|no_answer| ProviderError {
             provider,
-            failure: Failure::Spawn(error),
+            failure: match no_answer {
+                NoAnswer::Spawn(error) => Failure::Spawn(error),
+                NoAnswer::Ended => Failure::NoAnswer,
+            },
         })?;
-    let (flushed, shut) = match answered.await {
-        Ok(Ok(steps)) => steps,
-        // The SDK panicked: the close panics, and the report says so.
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => {
-            return Err(ProviderError {
-                provider,
-                failure: Failure::NoAnswer,
-            }
-            .into());
-        }
-    };
     match (flushed, shut) {
         (_, Err(OTelSdkError::AlreadyShutdown)) | (Ok(()), Ok(())) => Ok(()),
         (Err(flush), Ok(())) => Err(ProviderError {

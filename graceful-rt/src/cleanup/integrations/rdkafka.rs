@@ -16,16 +16,14 @@
 
 use std::error::Error;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::cleanup::detached::{self, NoAnswer};
+use crate::{BoxError, Close};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use tokio::sync::oneshot;
-
-use crate::{BoxError, Close};
 
 /// How long the close's thread waits, once it has answered, for the other
 /// references to go (the state's own, dropped right after the cleanup), so
@@ -209,39 +207,30 @@ where
     }
 }
 
-/// Runs the steps on a new thread, and waits for them without blocking
-/// the runtime.
-///
-/// A plain thread rather than `spawn_blocking`: a runtime that is dropped
-/// waits for its blocking tasks without limit. This thread is detached:
-/// when the future is dropped (the close is cut), it finishes, or hangs,
-/// alone, holding its reference to the consumer.
+/// Runs the steps on a thread of their own (see
+/// [`detached`](crate::cleanup::detached)); a close that is cut leaves the
+/// thread holding its reference to the consumer. After answering, the
+/// thread waits a moment for the other references to go, so that the
+/// consumer's last drop (rdkafka's own close, which blocks) is its own and
+/// not the runtime's.
 async fn off_the_runtime<K, C>(consumer: Arc<K>) -> Result<(), BoxError>
 where
     K: Consumer<C> + Send + Sync + 'static,
     C: ConsumerContext + 'static,
 {
-    let (answer, answered) = oneshot::channel();
-    thread::Builder::new()
-        .name("graceful-kafka-close".to_owned())
-        .spawn(move || {
-            let steps = panic::catch_unwind(AssertUnwindSafe(|| steps(&*consumer)));
-            // Nobody listens once the close was cut.
-            let _ = answer.send(steps);
-            let until = Instant::now() + LAST_REFERENCE;
-            while Arc::strong_count(&consumer) > 1 && Instant::now() < until {
-                thread::sleep(Duration::from_millis(2));
-            }
-            drop(consumer);
-        })
-        .map_err(ConsumerError::Spawn)?;
-    match answered.await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(error))) => Err(error.into()),
-        // rdkafka panicked (in a context's hook, say): the close panics,
-        // and the report says so.
-        Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => Err(ConsumerError::NoAnswer.into()),
+    let last_reference = |consumer: Arc<K>| {
+        let until = Instant::now() + LAST_REFERENCE;
+        while Arc::strong_count(&consumer) > 1 && Instant::now() < until {
+            thread::sleep(Duration::from_millis(2));
+        }
+        drop(consumer);
+    };
+    let steps = |consumer: &Arc<K>| steps(&**consumer);
+    match detached::off_the_runtime("graceful-kafka-close", consumer, steps, last_reference).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.into()),
+        Err(NoAnswer::Spawn(error)) => Err(ConsumerError::Spawn(error).into()),
+        Err(NoAnswer::Ended) => Err(ConsumerError::NoAnswer.into()),
     }
 }
 
