@@ -59,8 +59,9 @@ fn ours(broker: Broker) {
     // Kafka runs once unless RUNS says otherwise. Runs of ours against
     // tansu 0.6 on 2026-12-07: 0 failed of 10 (CI), 1 of 10 (figure 14: a
     // partition's committed offset 1 behind for over 60 s in the second
-    // run), 1 of 20 (`RUNS=20`: a duplicate), and 1 more of an earlier
-    // bench run (6 behind). Not understood yet (issue 26 stays open for
+    // run), 1 of 20 (`RUNS=20`: a duplicate), 1 more of an earlier bench
+    // run (6 behind), 0 of 10 (figure 14 of the full bench, in
+    // docs/performance.md). Not understood yet (issue 26 stays open for
     // it); at about 5 % a run, ten runs here would fail CI about 4 times
     // in 10.
     let runs = if broker == Broker::Kafka {

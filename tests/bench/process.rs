@@ -1866,7 +1866,7 @@ fn main() {
     row(
         &mut md,
         "exit after SIGTERM, 100 idle keep-alive (ms)",
-        "≤ 10",
+        "≤ 510: the keep-alive hold (500 ms by default; figure 15 for why), then ≤ 10",
         &keep.iter().map(|s| s.text(1)).collect::<Vec<_>>(),
     );
     row(
