@@ -14,12 +14,13 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::cleanup::detached::{self, NoAnswer};
-use crate::{BoxError, Close};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use crate::cleanup::detached::{self, NoAnswer};
+use crate::{BoxError, Close};
 
 /// Exports the spans still buffered, then shuts the provider down: its
 /// `force_flush`, then its `shutdown`, on a thread of their own, never on

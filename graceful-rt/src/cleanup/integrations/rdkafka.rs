@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cleanup::detached::{self, NoAnswer};
-use crate::{BoxError, Close};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use crate::cleanup::detached::{self, NoAnswer};
+use crate::{BoxError, Close};
 
 /// How long the close's thread waits, once it has answered, for the other
 /// references to go (the state's own, dropped right after the cleanup), so
