@@ -5,11 +5,11 @@
 //! stops it. Wine, MinGW-w64 and the Rust target are installed when
 //! missing (see tests/support/windows.rs).
 //!
-//! What Wine cannot deliver is not run here: `SERVICE_CONTROL_SHUTDOWN`
-//! and `PRESHUTDOWN` come only from a machine that shuts down (their
-//! handling is the same path as `STOP`, and the deadline's cap under the
-//! preshutdown timeout has its unit tests), and console events
-//! (Ctrl-C, Ctrl-Break) need a console Wine does not give a child process.
+//! Not run here: `SERVICE_CONTROL_SHUTDOWN` and `PRESHUTDOWN`, which only
+//! a machine that shuts down sends (they take `STOP`'s path, and the
+//! deadline's cap under the preshutdown timeout has its unit tests), and
+//! console events (Ctrl-C, Ctrl-Break, Ctrl-Close), not tried under Wine
+//! yet (`GenerateConsoleCtrlEvent` from a helper would be the way).
 
 mod support;
 
