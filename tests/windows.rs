@@ -61,7 +61,7 @@ fn the_library_s_own_tests_pass_on_windows() {
     );
     // They ran, on Windows: the SCM's own unit tests among them.
     for test in [
-        "process::windows_service::tests::a_console_program_is_no_service ... ok",
+        "process::windows_service::tests::a_console_program_starts_at_once_and_is_no_service ... ok",
         "process::windows_service::tests::controls_before_the_route_are_delivered_when_it_is_set ... ok",
     ] {
         assert!(stdout.contains(test), "{test} missing:\n{stdout}");

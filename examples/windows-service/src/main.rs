@@ -26,7 +26,8 @@
 //! by Ctrl-C.
 //!
 //! With the feature `windows-service`, graceful-rt connects to the SCM
-//! before `main` runs: `SERVICE_RUNNING` at start; `Stop`, `Shutdown` and
+//! on a thread of its own, started before `main` (which does not wait for
+//! it): `SERVICE_RUNNING` at start; `Stop`, `Shutdown` and
 //! `Preshutdown` start the shutdown; `SERVICE_STOP_PENDING` with a rising
 //! checkpoint and a wait hint covering the time left; `SERVICE_STOPPED`
 //! with the exit code. tests/windows.rs runs this under Wine, through

@@ -13,26 +13,19 @@ use crate::process::systemd::Systemd;
 #[derive(Debug)]
 pub(crate) struct Supervisor {
     systemd: Systemd,
-    #[cfg(all(windows, feature = "windows-service"))]
-    scm: Option<&'static crate::process::windows_service::Service>,
 }
 
 impl Supervisor {
-    /// The supervisors of this process, found in its environment. `timeout`
-    /// is the shutdown's, checked against what they allow.
+    /// The supervisors of this process, found in its environment (the SCM
+    /// connects on a thread of its own: the start does not wait for it).
+    /// `timeout` is the shutdown's, checked against what they allow.
     pub(crate) fn connect(timeout: Duration) -> Supervisor {
         #[cfg(all(windows, feature = "windows-service"))]
-        let scm = crate::process::windows_service::connect();
-        #[cfg(all(windows, feature = "windows-service"))]
-        if let Some(scm) = scm {
-            scm.check_budget(timeout);
-        }
+        crate::process::windows_service::connect(timeout);
         #[cfg(not(all(windows, feature = "windows-service")))]
         let _ = timeout;
         Supervisor {
             systemd: Systemd::from_env(),
-            #[cfg(all(windows, feature = "windows-service"))]
-            scm,
         }
     }
 
@@ -73,7 +66,7 @@ impl Supervisor {
     pub(crate) fn stopping(&self, status: &str, left: Duration) {
         self.systemd.stopping(status, left);
         #[cfg(all(windows, feature = "windows-service"))]
-        if let Some(scm) = self.scm {
+        if let Some(scm) = crate::process::windows_service::service() {
             scm.stop_pending(left);
         }
     }
@@ -82,7 +75,7 @@ impl Supervisor {
     pub(crate) fn progress(&self, status: &str, left: Duration) {
         self.systemd.progress(status, left);
         #[cfg(all(windows, feature = "windows-service"))]
-        if let Some(scm) = self.scm {
+        if let Some(scm) = crate::process::windows_service::service() {
             scm.stop_pending(left);
         }
     }
@@ -91,7 +84,7 @@ impl Supervisor {
     /// (systemd sees the exit itself).
     pub(crate) fn exiting(&self, code: i32) {
         #[cfg(all(windows, feature = "windows-service"))]
-        if let Some(scm) = self.scm {
+        if let Some(scm) = crate::process::windows_service::service() {
             scm.stopped(code);
         }
         #[cfg(not(all(windows, feature = "windows-service")))]

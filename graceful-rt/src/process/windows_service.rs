@@ -3,11 +3,12 @@
 //! by a console event, and it answers with its status.
 //!
 //! At start, a thread of its own (`graceful-service`) calls
-//! `StartServiceCtrlDispatcherW`. A process that is not a service learns
-//! so at once (the call fails with `ERROR_FAILED_SERVICE_CONTROLLER_CONNECT`)
-//! and runs as a console program. In a service, the SCM calls
-//! [`service_main`] on that thread: it registers [`control`] and reports
-//! `SERVICE_RUNNING`, accepting `STOP`, `SHUTDOWN` and `PRESHUTDOWN` (a
+//! `StartServiceCtrlDispatcherW`, and the start goes on without waiting
+//! for it. In a process that is not a service the call fails
+//! (`ERROR_FAILED_SERVICE_CONTROLLER_CONNECT`: at once on Windows, after
+//! about 10 s under Wine 8) and nothing more happens. In a service, the SCM
+//! calls [`service_main`] on that thread: it registers [`control`] and
+//! reports `SERVICE_RUNNING`, accepting `STOP`, `SHUTDOWN` and `PRESHUTDOWN` (a
 //! service that handles only `STOP` loses the stop at the machine's
 //! shutdown). Each of the three starts the shutdown, as a signal would
 //! ([`Signal::ServiceStop`] and its twins). From then on the status is
@@ -32,7 +33,7 @@
 use std::ffi::c_void;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use windows_sys::Win32::Foundation::{
@@ -58,14 +59,12 @@ use crate::process::signal::{DEFAULT_PRESHUTDOWN_TIMEOUT, Signal};
 /// wait (the wait hint), so the process always ends by its own hand.
 const WAIT_MARGIN: Duration = Duration::from_secs(1);
 
-/// How long the start waits for the SCM to call `service_main`.
-const CONNECT_WAIT: Duration = Duration::from_secs(30);
-
 /// This process as the SCM's service: set once `service_main` registered.
 static SERVICE: OnceLock<Service> = OnceLock::new();
 
-/// Where `service_main` tells [`connect`] how the connection went.
-static CONNECTED: Mutex<Option<mpsc::Sender<io::Result<()>>>> = Mutex::new(None);
+/// The shutdown's timeout, which `service_main` checks against the
+/// service's preshutdown timeout.
+static TIMEOUT: OnceLock<Duration> = OnceLock::new();
 
 /// Where the controls go: buffered until the shutdown exists ([`route`]).
 static ROUTE: Mutex<Route> = Mutex::new(Route::Waiting(Vec::new()));
@@ -90,14 +89,15 @@ pub(crate) struct Service {
     preshutdown_timeout: Duration,
 }
 
-/// Connects to the SCM if this process is a service, and returns it then.
-/// A console program gets `None` at once.
-pub(crate) fn connect() -> Option<&'static Service> {
-    let (tell, told) = mpsc::channel();
-    *lock(&CONNECTED) = Some(tell.clone());
+/// Starts the thread that connects to the SCM, if this process is a
+/// service, and returns at once: [`service`] is the service from the
+/// moment `service_main` has registered. `timeout` is the shutdown's, to
+/// warn about when it is longer than the service's preshutdown timeout.
+pub(crate) fn connect(timeout: Duration) {
+    let _ = TIMEOUT.set(timeout);
     let spawned = std::thread::Builder::new()
         .name("graceful-service".into())
-        .spawn(move || {
+        .spawn(|| {
             let mut any_name = [0u16];
             let table = [
                 SERVICE_TABLE_ENTRYW {
@@ -114,40 +114,26 @@ pub(crate) fn connect() -> Option<&'static Service> {
             // SAFETY: `table` is a live array on this frame, ended by the
             // all-null entry the call requires; `any_name` is a
             // NUL-terminated UTF-16 string that outlives the call, which
-            // returns only when the service has stopped (or at once, when
+            // returns only when the service has stopped (or fails, when
             // this is no service). `service_main` has the signature of
             // LPSERVICE_MAIN_FUNCTIONW.
             #[allow(unsafe_code)]
             let dispatched = unsafe { StartServiceCtrlDispatcherW(table.as_ptr()) } != 0;
-            if !dispatched {
-                let _ = tell.send(Err(io::Error::last_os_error()));
+            let error = io::Error::last_os_error();
+            let no_service =
+                error.raw_os_error() == Some(ERROR_FAILED_SERVICE_CONTROLLER_CONNECT as i32);
+            if !dispatched && !no_service {
+                log::warning!("cannot connect to the Windows SCM: {error}");
             }
         });
     if let Err(error) = spawned {
         log::warning!("cannot start the thread that talks to the Windows SCM: {error}");
-        return None;
     }
-    match told.recv_timeout(CONNECT_WAIT) {
-        Ok(Ok(())) => SERVICE.get(),
-        Ok(Err(error))
-            if error.raw_os_error() == Some(ERROR_FAILED_SERVICE_CONTROLLER_CONNECT as i32) =>
-        {
-            None
-        }
-        Ok(Err(error)) => {
-            log::warning!(
-                "cannot connect to the Windows SCM, running as a console program: {error}"
-            );
-            None
-        }
-        Err(_) => {
-            log::warning!(
-                "the Windows SCM did not start the service within {}, running as a console program",
-                duration::display(CONNECT_WAIT)
-            );
-            None
-        }
-    }
+}
+
+/// This process as the SCM's service, once it has connected.
+pub(crate) fn service() -> Option<&'static Service> {
+    SERVICE.get()
 }
 
 /// Sends the SCM's controls to `received` from now on, with those that
@@ -173,7 +159,7 @@ pub(crate) fn preshutdown_timeout() -> Option<Duration> {
 impl Service {
     /// Warns when the shutdown's timeout is longer than Windows waits at the
     /// machine's shutdown.
-    pub(crate) fn check_budget(&self, timeout: Duration) {
+    fn check_budget(&self, timeout: Duration) {
         if let Some(warning) = budget_warning(&self.name, timeout, self.preshutdown_timeout) {
             log::warning!("{warning}");
         }
@@ -276,11 +262,11 @@ extern "system" fn service_main(argc: u32, argv: *mut PWSTR) {
     #[allow(unsafe_code)]
     let handle =
         unsafe { RegisterServiceCtrlHandlerExW(name.as_ptr(), Some(control), std::ptr::null()) };
-    let tell = lock(&CONNECTED).take();
     if handle.is_null() {
-        if let Some(tell) = tell {
-            let _ = tell.send(Err(io::Error::last_os_error()));
-        }
+        log::warning!(
+            "cannot register with the Windows SCM: {}",
+            io::Error::last_os_error()
+        );
         return;
     }
     let service = SERVICE.get_or_init(|| Service {
@@ -296,8 +282,8 @@ extern "system" fn service_main(argc: u32, argv: *mut PWSTR) {
         checkpoint: 0,
         exit_code: 0,
     });
-    if let Some(tell) = tell {
-        let _ = tell.send(Ok(()));
+    if let Some(&timeout) = TIMEOUT.get() {
+        service.check_budget(timeout);
     }
     // Returning ends this thread's part: the SCM goes on calling `control`
     // on the dispatcher's thread.
@@ -401,8 +387,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_console_program_is_no_service() {
-        assert!(connect().is_none());
+    fn a_console_program_starts_at_once_and_is_no_service() {
+        let start = std::time::Instant::now();
+        connect(Duration::from_secs(5));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(service().is_none());
         assert_eq!(preshutdown_timeout(), None);
     }
 
