@@ -13,9 +13,10 @@ use std::sync::OnceLock;
 /// The Windows target everything is built for.
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
 
-/// Debian's packages: Wine (64-bit) and the MinGW-w64 C toolchain, which
-/// links Rust's Windows binaries and builds the DLL.
-const PACKAGES: &[&str] = &["wine64", "gcc-mingw-w64-x86-64"];
+/// Debian's packages: Wine (64-bit, and `wine`, its loader, which wine64
+/// only recommends) and the MinGW-w64 C toolchain, which links Rust's
+/// Windows binaries and builds the DLL.
+const PACKAGES: &[&str] = &["wine", "wine64", "gcc-mingw-w64-x86-64"];
 
 /// The prefix's name in the cache: a new name when what goes into it
 /// changes.
@@ -42,7 +43,7 @@ fn set_up() -> Result<Wine, String> {
     if find("wine").is_none() || find("x86_64-w64-mingw32-gcc").is_none() {
         super::cache::apt_install(PACKAGES, "Wine or MinGW-w64 is missing")?;
     }
-    let wine = find("wine").ok_or("apt-get installed wine64, but `wine` is not on PATH")?;
+    let wine = find("wine").ok_or("apt-get installed wine, but `wine` is not on PATH")?;
     let gcc = find("x86_64-w64-mingw32-gcc").ok_or(
         "apt-get installed gcc-mingw-w64-x86-64, but x86_64-w64-mingw32-gcc is not on PATH",
     )?;
