@@ -84,30 +84,56 @@ pub fn apt_install(packages: &[&str], why: &str) -> Result<(), String> {
     }
     let apt_get = |args: &[&str]| -> Result<(), String> {
         eprintln!("{why}: running apt-get {}", args.join(" "));
-        let output = Command::new("apt-get")
-            .args(["-o", "DPkg::Lock::Timeout=300", "-o", "Acquire::Retries=3"])
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("cannot run apt-get ({error}); {how}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "apt-get {} failed ({}):\n{}{}",
-                args.join(" "),
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
+        run(
+            Command::new("apt-get")
+                .args(["-o", "DPkg::Lock::Timeout=300", "-o", "Acquire::Retries=3"])
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            &format!("apt-get {}", args.join(" ")),
+            &how,
+        )
     };
     let install: Vec<&str> = ["install", "-y"].iter().chain(packages).copied().collect();
     apt_get(&install).or_else(|_| {
         apt_get(&["update"])?;
         apt_get(&install)
     })
+}
+
+/// Runs an install step, `what`, with no input, and fails with its output
+/// and `how` (what to do by hand) when it cannot run or does not succeed.
+///
+/// # Errors
+///
+/// The command not found, or its failure: its status, stdout and stderr.
+pub fn run(command: &mut Command, what: &str, how: &str) -> Result<(), String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run {what} ({error}); {how}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}):\n{}{}\n{how}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// The executable `program`, on `PATH` or in one of `also` (where Debian
+/// puts what is not on every user's `PATH`).
+pub fn find(program: &str, also: &[&str]) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(also.iter().map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Whether this process runs as root.

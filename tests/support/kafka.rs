@@ -70,28 +70,22 @@ fn install() -> Result<PathBuf, String> {
                 root.display()
             );
             let started = Instant::now();
-            let output = Command::new(env!("CARGO"))
-                .args(["install", "--locked", "--version", TANSU_VERSION])
-                .args(["--features", TANSU_FEATURES, "--root"])
-                .arg(partial)
-                .arg("--target-dir")
-                .arg(partial.join("build"))
-                .arg("tansu")
-                // Not this workspace's build settings: tansu's own.
-                .current_dir(partial)
-                .env_remove("CARGO_TARGET_DIR")
-                .env_remove("RUSTFLAGS")
-                .env_remove("CARGO_ENCODED_RUSTFLAGS")
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|error| format!("cannot run cargo install ({error}); {how}"))?;
-            if !output.status.success() {
-                return Err(format!(
-                    "cargo install tansu failed ({}):\n{}\n{how}",
-                    output.status,
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
+            super::cache::run(
+                Command::new(env!("CARGO"))
+                    .args(["install", "--locked", "--version", TANSU_VERSION])
+                    .args(["--features", TANSU_FEATURES, "--root"])
+                    .arg(partial)
+                    .arg("--target-dir")
+                    .arg(partial.join("build"))
+                    .arg("tansu")
+                    // Not this workspace's build settings: tansu's own.
+                    .current_dir(partial)
+                    .env_remove("CARGO_TARGET_DIR")
+                    .env_remove("RUSTFLAGS")
+                    .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+                "cargo install tansu",
+                &how,
+            )?;
             let _ = std::fs::remove_dir_all(partial.join("build"));
             eprintln!(
                 "installed tansu {TANSU_VERSION} in {:.0} s",

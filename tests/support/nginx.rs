@@ -46,14 +46,7 @@ pub fn executable() -> PathBuf {
 }
 
 fn find() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file())
+    super::cache::find("nginx", &["/usr/sbin"])
 }
 
 /// A free loopback port below the kernel's ephemeral range, for a server

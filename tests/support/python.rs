@@ -62,29 +62,21 @@ fn install(packages: &[&str]) -> Result<PathBuf, String> {
             packages.join(" "),
             dir.display()
         );
-        let output = Command::new(python3())
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["--retries", "3", "--target"])
-            .arg(partial)
-            .args(packages)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("cannot run python3 -m pip ({error}); {how}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "pip could not install {} ({}):\n{}{}\n{how}",
-                packages.join(" "),
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
+        super::cache::run(
+            Command::new(python3())
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--retries", "3", "--target"])
+                .arg(partial)
+                .args(packages),
+            &format!("pip install {}", packages.join(" ")),
+            &how,
+        )?;
         std::fs::write(partial.join(".complete"), packages.join("\n"))
             .map_err(|error| format!("cannot write {}: {error}", partial.display()))
     })?;

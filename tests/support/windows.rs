@@ -7,8 +7,10 @@
 //! to do, when any of it cannot be had.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use super::cache::{find, run};
 
 /// The Windows target everything is built for.
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
@@ -40,11 +42,11 @@ pub fn wine() -> &'static Wine {
 }
 
 fn set_up() -> Result<Wine, String> {
-    if find("wine").is_none() || find("x86_64-w64-mingw32-gcc").is_none() {
+    if find("wine", &[]).is_none() || find("x86_64-w64-mingw32-gcc", &[]).is_none() {
         super::cache::apt_install(PACKAGES, "Wine or MinGW-w64 is missing")?;
     }
-    let wine = find("wine").ok_or("apt-get installed wine, but `wine` is not on PATH")?;
-    let gcc = find("x86_64-w64-mingw32-gcc").ok_or(
+    let wine = find("wine", &[]).ok_or("apt-get installed wine, but `wine` is not on PATH")?;
+    let gcc = find("x86_64-w64-mingw32-gcc", &[]).ok_or(
         "apt-get installed gcc-mingw-w64-x86-64, but x86_64-w64-mingw32-gcc is not on PATH",
     )?;
     add_target()?;
@@ -55,27 +57,36 @@ fn set_up() -> Result<Wine, String> {
             "making a Wine prefix in {} (once; later runs reuse it)",
             prefix.display()
         );
-        run(Command::new(&wine)
-            .arg("wineboot")
-            .arg("--init")
-            .env("WINEPREFIX", partial)
-            .env("WINEDEBUG", "-all"))?;
+        run(
+            Command::new(&wine)
+                .arg("wineboot")
+                .arg("--init")
+                .env("WINEPREFIX", partial)
+                .env("WINEDEBUG", "-all"),
+            "wineboot --init",
+            "",
+        )?;
         // The prefix is whole once its wineserver has written it and gone.
-        let wineserver = find("wineserver")
-            .or_else(|| {
-                Some(PathBuf::from("/usr/lib/wine/wineserver")).filter(|path| path.is_file())
-            })
+        let wineserver = find("wineserver", &["/usr/lib/wine"])
             .ok_or("no wineserver on PATH or in /usr/lib/wine")?;
-        run(Command::new(wineserver)
-            .arg("--wait")
-            .env("WINEPREFIX", partial))?;
+        run(
+            Command::new(wineserver)
+                .arg("--wait")
+                .env("WINEPREFIX", partial),
+            "wineserver --wait",
+            "",
+        )?;
         let system32 = partial.join("drive_c/windows/system32");
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/process_prng.c");
-        run(Command::new(&gcc)
-            .args(["-shared", "-O2", "-o"])
-            .arg(system32.join("bcryptprimitives.dll"))
-            .arg(&source)
-            .arg("-ladvapi32"))?;
+        run(
+            Command::new(&gcc)
+                .args(["-shared", "-O2", "-o"])
+                .arg(system32.join("bcryptprimitives.dll"))
+                .arg(&source)
+                .arg("-ladvapi32"),
+            "x86_64-w64-mingw32-gcc (the ProcessPrng DLL)",
+            "",
+        )?;
         std::fs::write(partial.join(".complete"), "")
             .map_err(|error| format!("cannot write {}: {error}", partial.display()))
     })?;
@@ -150,28 +161,9 @@ fn add_target() -> Result<(), String> {
         return Ok(());
     }
     eprintln!("the {TARGET} target is missing: running rustup target add {TARGET}");
-    run(Command::new("rustup").args(["target", "add", TARGET]))
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let output: Output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| format!("cannot run {command:?}: {error}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{command:?} failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-fn find(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+    run(
+        Command::new("rustup").args(["target", "add", TARGET]),
+        &format!("rustup target add {TARGET}"),
+        "",
+    )
 }
