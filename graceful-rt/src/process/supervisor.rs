@@ -9,10 +9,12 @@ use std::time::Duration;
 use crate::process::systemd::Systemd;
 
 /// The supervisors of this process, as far as the features let them be
-/// told.
+/// told. What only systemd hears (readiness, the watchdog, the upgrade's
+/// reload) goes to `systemd` directly; what every supervisor hears (the
+/// stop, its progress, the exit) goes through the methods here.
 #[derive(Debug)]
 pub(crate) struct Supervisor {
-    systemd: Systemd,
+    pub(crate) systemd: Systemd,
 }
 
 impl Supervisor {
@@ -27,39 +29,6 @@ impl Supervisor {
         Supervisor {
             systemd: Systemd::from_env(),
         }
-    }
-
-    /// The application is ready (systemd's `READY=1`; the SCM heard
-    /// `SERVICE_RUNNING` when the process connected).
-    pub(crate) fn ready(&self, taking_over: bool) {
-        self.systemd.ready(taking_over);
-    }
-
-    /// An upgrade starts.
-    #[cfg(unix)]
-    pub(crate) fn reloading(&self) {
-        self.systemd.reloading();
-    }
-
-    /// The upgrade failed, and this process goes on serving.
-    #[cfg(unix)]
-    pub(crate) fn upgrade_failed(&self, why: &str) {
-        self.systemd.upgrade_failed(why);
-    }
-
-    /// How often the watchdog wants to hear from the runtime, if it does.
-    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
-        self.systemd.watchdog_interval()
-    }
-
-    /// The runtime still runs tasks.
-    pub(crate) fn watchdog(&self) {
-        self.systemd.watchdog();
-    }
-
-    /// An upgrade's new process serves now.
-    pub(crate) fn hand_over(&self, new_process: u32) {
-        self.systemd.hand_over(new_process);
     }
 
     /// The shutdown began, with `left` to go.

@@ -124,7 +124,7 @@ impl PhaseMachine {
         if let Cause::Upgraded(new_process) = timeline.cause {
             // The service goes on, in the new process: systemd follows it,
             // and hears no more from this one.
-            self.supervisor.hand_over(new_process);
+            self.supervisor.systemd.hand_over(new_process);
             return;
         }
         self.supervisor.stopping(
@@ -140,24 +140,24 @@ impl PhaseMachine {
     /// An upgrade starts: the service manager hears of a reload.
     #[cfg(unix)]
     pub(crate) fn reloading(&self) {
-        self.supervisor.reloading();
+        self.supervisor.systemd.reloading();
     }
 
     /// An upgrade failed, and this process goes on serving.
     #[cfg(unix)]
     pub(crate) fn upgrade_failed(&self, why: &str) {
-        self.supervisor.upgrade_failed(why);
+        self.supervisor.systemd.upgrade_failed(why);
     }
 
     /// How often the service manager's watchdog wants to hear from this
     /// process, if it does.
     pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
-        self.supervisor.watchdog_interval()
+        self.supervisor.systemd.watchdog_interval()
     }
 
     /// The runtime still runs tasks: tells the watchdog.
     pub(crate) fn watchdog(&self) {
-        self.supervisor.watchdog();
+        self.supervisor.systemd.watchdog();
     }
 
     /// The application is ready to serve.
@@ -169,7 +169,7 @@ impl PhaseMachine {
         let taking_over = crate::process::passed::predecessor().is_some();
         #[cfg(not(unix))]
         let taking_over = false;
-        self.supervisor.ready(taking_over);
+        self.supervisor.systemd.ready(taking_over);
         #[cfg(unix)]
         crate::process::upgrade::announce_ready(|| {
             if let Some(path) = &self.pid_file {
