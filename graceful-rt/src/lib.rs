@@ -201,9 +201,10 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `axum` | [`http::serve`](crate#http), the drain for axum and any tower service over hyper; `http::DrainLayer` and `http::Readiness`; enables `listen` |
+//! | `axum` | [`http::serve`](crate#http), the drain for axum and any tower service over hyper; `http::DrainLayer` and `http::Readiness`; HTTP/1.1, as axum's default features; enables `listen` |
+//! | `http2` | HTTP/2 beside HTTP/1.1 for `http::serve` (h2c with prior knowledge, h2 over TLS), as axum's `http2` feature: hyper's HTTP/2 server and the h2 crate; enables `axum`. gRPC needs it. Without it, an HTTP/2 client's connection is closed and the log says, once, to enable it |
 //! | `listen` | `listen::tcp` and `listen::unix` (Unix): the socket systemd passed (socket activation), or the one an upgrade handed over, or a new one; sockets taken this way are handed over by an [upgrade](#upgrades) |
-//! | `tonic-health` | `grpc::health_reporter`: `grpc.health.v1` that answers `NOT_SERVING` from the first signal and ends its `Watch` streams when draining begins |
+//! | `tonic-health` | `grpc::health_reporter`: `grpc.health.v1` that answers `NOT_SERVING` from the first signal and ends its `Watch` streams when draining begins; enables `http2` |
 //! | `systemd` | the notify protocol (no dependency: a datagram to `NOTIFY_SOCKET`) |
 //! | `windows-service` | the Windows Service Control Manager (Windows; elsewhere nothing): a process the SCM started stops at `Stop`, `Shutdown` and `Preshutdown`, and reports its progress and exit code ([Supervisors](#supervisors)) |
 //! | `serde` | `Serialize` and `Deserialize` for the [`report`]'s types, to read the JSON back |

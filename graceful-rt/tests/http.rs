@@ -1,5 +1,6 @@
 //! The `axum` feature in process, over real loopback sockets: HTTP/2
-//! draining with GOAWAY, the drain deadline cutting an upgraded connection
+//! draining with GOAWAY (feature `http2`; without it, HTTP/2 clients are
+//! closed and the log says why), the drain deadline cutting an upgraded connection
 //! and a slow request, `DrainLayer` in a hand-written hyper loop,
 //! `Readiness`, and the live counts of `serve`. The process-level scenarios
 //! (signals, exit codes, the report) are in the workspace's tests/http_drain.rs.
@@ -208,6 +209,7 @@ fn closed_by_peer(end: &io::Result<()>) -> bool {
     }
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_in_flight_request_completes_without_connection_header_then_goaway_closes() {
     let shutdown = Shutdown::new(Duration::from_secs(10));
@@ -600,7 +602,8 @@ async fn serve_stats_count_requests_in_flight_and_open_connections() {
     drop(clients);
 }
 
-/// The messages of the `debug` events of target `graceful::http`, from
+/// The messages of the `debug` events of target `graceful::http` (and of
+/// the warnings of target `graceful`), from
 /// every thread: `tracing-subscriber`'s fmt subscriber, installed once for
 /// this test binary, writing each event's message as a line.
 fn http_debug_events() -> &'static std::sync::Mutex<Vec<String>> {
@@ -633,7 +636,8 @@ fn http_debug_events() -> &'static std::sync::Mutex<Vec<String>> {
         let subscriber = tracing_subscriber::layer::SubscriberExt::with(
             subscriber,
             tracing_subscriber::filter::Targets::new()
-                .with_target("graceful::http", tracing::Level::DEBUG),
+                .with_target("graceful::http", tracing::Level::DEBUG)
+                .with_target("graceful", tracing::Level::WARN),
         );
         tracing::subscriber::set_global_default(subscriber)
             .expect("no other global subscriber in this test binary");
@@ -667,6 +671,59 @@ async fn a_connection_that_ends_with_a_protocol_error_is_logged_at_debug() {
     })
     .await;
     eprintln!("debug events: {:?}", events.lock().unwrap());
+    shutdown.trigger();
+    server.drained(ANSWER).await;
+}
+
+/// Built without the `http2` feature, the server closes an HTTP/2
+/// client's connection at its preface (hyper's HTTP/1.1 parser refuses
+/// it), and the log says, once, which feature serves it; HTTP/1.1 clients
+/// are served as before.
+#[cfg(not(feature = "http2"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_http2_feature_an_http2_client_is_closed_and_the_log_says_what_to_enable() {
+    let events = http_debug_events();
+    let shutdown = Shutdown::new(Duration::from_secs(10));
+    let server = start(app(), &shutdown).await;
+    let warned = |events: &[String]| {
+        events
+            .iter()
+            .filter(|event| event.contains("enable the `http2` feature of graceful-rt"))
+            .count()
+    };
+    for _ in 0..2 {
+        let failed = bounded("the HTTP/2 request to fail", ANSWER, async {
+            let stream = TcpStream::connect(server.address).await.unwrap();
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                    .await
+                    .expect("the client's side of the handshake needs no answer");
+            tokio::spawn(connection);
+            let request = http::Request::get(format!("http://{}/", server.address))
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            sender.send_request(request).await
+        })
+        .await;
+        assert!(
+            failed.is_err(),
+            "an HTTP/2 request was answered: {failed:?}"
+        );
+    }
+    wait_until("the warning", ANSWER, || {
+        warned(&events.lock().unwrap()) > 0
+    })
+    .await;
+    let reply = get_once(server.address, "/").await;
+    assert_eq!(
+        (reply.status, reply.version),
+        (StatusCode::OK, Version::HTTP_11)
+    );
+    assert_eq!(
+        warned(&events.lock().unwrap()),
+        1,
+        "said once, not for each client"
+    );
     shutdown.trigger();
     server.drained(ANSWER).await;
 }
@@ -930,6 +987,7 @@ async fn a_shorter_client_bound_closes_a_half_sent_request_head_sooner() {
 }
 
 /// A gRPC method that answers after a minute: `POST /worker.Worker/Slow`.
+#[cfg(feature = "http2")]
 fn slow_call() -> Router {
     Router::new().route(
         "/worker.Worker/Slow",
@@ -943,6 +1001,7 @@ fn slow_call() -> Router {
 /// `Serve::call_end_lead`: a gRPC call still running is ended with
 /// `grpc-status: 14` the lead before the drain deadline, not the default
 /// 50 ms; with no lead, it is not ended but cut at the deadline.
+#[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_call_end_lead_sets_when_grpc_calls_are_ended_and_zero_ends_none() {
     let lead = Duration::from_millis(700);
@@ -1016,7 +1075,7 @@ async fn the_call_end_lead_sets_when_grpc_calls_are_ended_and_zero_ends_none() {
 
 /// Settings as large as a `Duration` goes mean "no limit", as everywhere
 /// in the crate: a connection is served and drained, on HTTP/1.1 and
-/// HTTP/2, without an overflow panic in the accept loop or a connection's
+/// (feature `http2`) HTTP/2, without an overflow panic in the accept loop or a connection's
 /// task (`Instant + Duration::MAX` panics).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_as_large_as_a_duration_goes_are_no_limit() {
@@ -1032,6 +1091,7 @@ async fn settings_as_large_as_a_duration_goes_are_no_limit() {
     let stats = serving.stats();
     let task = tokio::spawn(serving.into_future());
     assert_eq!(get_once(address, "/").await.status, 200);
+    #[cfg(feature = "http2")]
     let http2 = bounded("an HTTP/2 request", ANSWER, async {
         let stream = TcpStream::connect(address).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http2::handshake(
@@ -1047,6 +1107,7 @@ async fn settings_as_large_as_a_duration_goes_are_no_limit() {
         sender.send_request(request).await.unwrap().status()
     })
     .await;
+    #[cfg(feature = "http2")]
     assert_eq!(http2, 200);
     shutdown.trigger();
     let drained = bounded("serve to resolve", ANSWER + Duration::from_secs(2), task)
@@ -1129,6 +1190,7 @@ async fn a_response_is_not_lost_to_the_reset_of_a_close_with_unread_bytes() {
 /// The same on HTTP/2, whose client keeps sending (WINDOW_UPDATE frames as
 /// it reads) until it has the whole response, while the drain's GOAWAY
 /// closes the connection after its last stream.
+#[cfg(feature = "http2")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_response_is_not_lost_to_the_reset_of_a_close_with_unread_bytes() {
     const SIZE: usize = 4 << 20;

@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use super::state::ServerState;
+#[cfg(not(feature = "http2"))]
+use crate::log;
 
 /// What draining needs to know of one connection: whether a request is in
 /// flight on it, when it last carried bytes, which protocol it speaks, and
@@ -425,6 +427,21 @@ impl Connections {
 /// method no HTTP/1.1 request uses.
 const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
 
+/// An HTTP/2 client (its preface) reached a server built without HTTP/2:
+/// hyper closes its connection on the preface, and the client sees only a
+/// reset or an end. Said once, at the first one, with what to change.
+#[cfg(not(feature = "http2"))]
+#[cold]
+fn warn_http2_off() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        log::warning!(
+            "an HTTP/2 client connected, but graceful-rt was built without HTTP/2: its connection is closed; \
+             enable the `http2` feature of graceful-rt to serve it (gRPC and h2c need it)"
+        );
+    });
+}
+
 fn cut_error() -> io::Error {
     io::Error::new(
         io::ErrorKind::ConnectionAborted,
@@ -575,6 +592,8 @@ impl<T: AsyncRead> AsyncRead for TrackedIo<T> {
                 let activity = this.activity;
                 if flags & PROTOCOL_KNOWN == 0 {
                     if buf.filled()[before..].starts_with(HTTP2_PREFACE_START) {
+                        #[cfg(not(feature = "http2"))]
+                        warn_http2_off();
                         activity.saw_http2();
                         return poll;
                     }

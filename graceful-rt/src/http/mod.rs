@@ -1,6 +1,6 @@
 //! HTTP draining that drops nothing, for axum and any tower service over
 //! hyper (as a make-service: see [`MakeService`]), on any listener axum
-//! takes (feature `axum`).
+//! takes (feature `axum`: HTTP/1.1; feature `http2`: HTTP/2 too).
 //!
 //! [`serve`] runs a server until the shutdown, then drains it along the
 //! shutdown's timeline:

@@ -514,8 +514,10 @@ struct Acceptor<M> {
 
 impl<M> Acceptor<M> {
     fn new(app: M, stats: &DrainStats, settings: Settings) -> Acceptor<M> {
+        #[cfg_attr(not(feature = "http2"), allow(unused_mut))]
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // CONNECT, for WebSockets over HTTP/2.
+        #[cfg(feature = "http2")]
         builder.http2().enable_connect_protocol();
         Acceptor {
             builder,
