@@ -1433,7 +1433,7 @@ fn build_limit(ratio: &Spread, goal: f64, own: &Spread, theirs: &Spread) -> Stri
         return String::new();
     }
     format!(
-        "; the limit: graceful-rt itself, built after tokio on the critical path: \
+        "; the limit: graceful-rt itself, built after tokio (and axum) on the critical path: \
          built alone, it takes {} s, where the goal leaves {:.1} s for all that \
          ours adds",
         own.text(1),
@@ -1443,17 +1443,12 @@ fn build_limit(ratio: &Spread, goal: f64, own: &Spread, theirs: &Spread) -> Stri
 
 impl ServiceCompileCost {
     fn rows(&self) -> String {
-        let (what, theirs) = if self.http2 {
-            (
-                "HTTP/2 too (axum's `http2`, graceful-rt's `http2`)",
-                "`axum::serve`",
-            )
+        let what = if self.http2 {
+            "HTTP/2 too (axum's `http2`, graceful-rt's `http2`)"
         } else {
-            (
-                "HTTP/1.1 (axum's defaults, graceful-rt's `axum`)",
-                "`axum::serve`",
-            )
+            "HTTP/1.1 (axum's defaults, graceful-rt's `axum`)"
         };
+        let theirs = "`axum::serve`";
         format!(
             "| a service (tokio `full` + axum), {what}: clean release build, ours / {theirs} | ≤ 1.10 | {}: {} s{} | {} s | – |\n\
              | the same: debug rebuild after an edit of `main.rs`, incremental, ours / {theirs} ({} interleaved pairs) | ≤ 1.05 | {}: {} s | {} s | – |\n",
