@@ -60,10 +60,17 @@ fn ours(broker: Broker) {
     // tansu 0.6 on 2026-12-07: 0 failed of 10 (CI), 1 of 10 (figure 14: a
     // partition's committed offset 1 behind for over 60 s in the second
     // run), 1 of 20 (`RUNS=20`: a duplicate), 1 more of an earlier bench
-    // run (6 behind), 0 of 10 (figure 14 of the full bench, in
-    // docs/performance.md). Not understood yet (issue 26 stays open for
-    // it); at about 5 % a run, ten runs here would fail CI about 4 times
-    // in 10.
+    // run (6 behind), 0 of 10 (figure 14 of the full bench at 756a8c9),
+    // 0 of 65 in a later session, 0 of 10 (figure 14 at d7fefd1); then
+    // 5 of 95 with `RUNS=30` and `RUNS=40` twice: 4 runs with 2 to 4
+    // duplicates, 1 with partition 0 committed 3 behind for over 60 s.
+    // The duplicates (the test prints their rows and both runs' stderr)
+    // were the first run's last messages, done before its close
+    // committed, and done again by the second run at its start: the
+    // group's committed offset was older than what the close should have
+    // committed (the work is waited for first). Not understood yet
+    // (issue 26 stays open for it); at about 5 % a run, ten runs here
+    // would fail CI about 4 times in 10.
     let runs = if broker == Broker::Kafka {
         consumers::runs_or(1)
     } else {

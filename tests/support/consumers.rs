@@ -235,6 +235,23 @@ async fn rows(db: &PgPool, table: &str) -> (i64, i64, i64) {
     .unwrap_or_else(|error| panic!("cannot count the rows of {table}: {error}"))
 }
 
+/// Every row of an id stored more than once, with its run and time, a
+/// line each.
+async fn duplicated_rows(db: &PgPool, table: &str) -> String {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT message_id, consumer_run, processed_at::text FROM {table}
+         WHERE message_id IN (SELECT message_id FROM {table} GROUP BY message_id HAVING count(*) > 1)
+         ORDER BY message_id, processed_at"
+    )))
+    .fetch_all(db)
+    .await
+    .unwrap_or_else(|error| panic!("cannot read the duplicates of {table}: {error}"));
+    rows.iter()
+        .map(|(id, run, at)| format!("id {id}: {run} at {at}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A fresh queue or stream holding the ids 0..MESSAGES, every publish
 /// confirmed. For Kafka, where each partition ends: the offset after its
 /// last record.
@@ -511,6 +528,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     let exit = first.wait_exit(EXIT);
     let first_exit = exit.at - sent;
     let first_code = exit.code();
+    let first_stderr = exit.stderr_text();
     exited_cleanly(consumer, &exit, "first");
     let after_first = rt.block_on(rows(db, table)).0;
     assert!(
@@ -571,6 +589,19 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     );
     let (all, distinct, outside) = rt.block_on(rows(db, table));
     assert_eq!(outside, 0, "rows with ids that were never published");
+    if all > distinct {
+        // What a duplicate needs to be understood: which run stored each
+        // copy and when, and what both runs said (with `KAFKA_DEBUG=cgrp`,
+        // librdkafka's group events and commits).
+        eprintln!(
+            "{consumer} on {}: {} duplicates; their rows:\n{}\n--- the first run's stderr:\n{first_stderr}\n\
+             --- the second run's stderr:\n{}",
+            broker.name(),
+            all - distinct,
+            rt.block_on(duplicated_rows(db, table)),
+            exit.stderr_text()
+        );
+    }
     let outcome = Outcome {
         at_signal,
         after_first,
