@@ -45,8 +45,9 @@ pub(crate) fn consumer() -> Result<(Arc<StreamConsumer>, String), Error> {
     if let Ok(instance) = std::env::var("GROUP_INSTANCE_ID") {
         config.set("group.instance.id", instance);
     }
-    // librdkafka's own debug contexts, on stderr: `cgrp` for the group's
-    // joins, rebalances and commits.
+    // librdkafka's own debug contexts: `cgrp` for the group's joins,
+    // rebalances and commits. rdkafka passes the lines to the `log` crate;
+    // with no logger installed (as here) they are not printed.
     if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
         config.set("debug", debug);
     }

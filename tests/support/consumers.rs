@@ -591,8 +591,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     assert_eq!(outside, 0, "rows with ids that were never published");
     if all > distinct {
         // What a duplicate needs to be understood: which run stored each
-        // copy and when, and what both runs said (with `KAFKA_DEBUG=cgrp`,
-        // librdkafka's group events and commits).
+        // copy and when, and what both runs said.
         eprintln!(
             "{consumer} on {}: {} duplicates; their rows:\n{}\n--- the first run's stderr:\n{first_stderr}\n\
              --- the second run's stderr:\n{}",
