@@ -9,7 +9,9 @@
 //! is a cargo run of its own, in the same target directory (artifacts with
 //! other features sit beside the others; nothing is rebuilt twice).
 
-use std::process::{Command, Stdio};
+mod support;
+
+use std::process::Command;
 
 /// The test of graceful-rt/tests/http.rs that only a build without
 /// `http2` has.
@@ -18,36 +20,25 @@ const WITHOUT_HTTP2: &str =
 
 #[test]
 fn http_serve_without_the_http2_feature_serves_http1_and_names_the_feature_to_http2_clients() {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "test",
-            "-p",
-            "graceful-rt",
-            "--no-default-features",
-            "--features",
-            "axum",
-            "--test",
-            "http",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("cargo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "graceful-rt's tests/http.rs failed with `--features axum` ({}):\n{stdout}\n{stderr}",
-        output.status
+    let (stdout, passed) = support::cargo_tests(
+        Command::new(env!("CARGO"))
+            .args([
+                "test",
+                "-p",
+                "graceful-rt",
+                "--no-default-features",
+                "--features",
+                "axum",
+                "--test",
+                "http",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+        "graceful-rt's tests/http.rs with `--features axum`",
     );
     assert!(
         stdout.contains(&format!("test {WITHOUT_HTTP2} ... ok")),
         "the HTTP/1.1-only test did not run:\n{stdout}"
     );
-    let passed = stdout
-        .lines()
-        .filter(|line| line.starts_with("test ") && line.ends_with(" ... ok"))
-        .count();
     assert!(
         passed >= 10,
         "only {passed} tests of tests/http.rs passed:\n{stdout}"

@@ -39,8 +39,8 @@ const FEATURES: &str = "windows-service,axum,systemd,tokio-util,serde";
 fn the_library_s_own_tests_pass_on_windows() {
     let _alone = one_at_a_time();
     let wine = windows::wine();
-    let output = wine
-        .cargo(&[
+    let (stdout, passed) = support::cargo_tests(
+        &mut wine.cargo(&[
             "test",
             "-p",
             "graceful-rt",
@@ -49,15 +49,8 @@ fn the_library_s_own_tests_pass_on_windows() {
             "--lib",
             "--test",
             "cleanup",
-        ])
-        .output()
-        .expect("cargo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "graceful-rt's tests failed under Wine ({}):\n{stdout}\n{stderr}",
-        output.status
+        ]),
+        "graceful-rt's tests under Wine",
     );
     // They ran, on Windows: the SCM's own unit tests among them.
     for test in [
@@ -66,11 +59,6 @@ fn the_library_s_own_tests_pass_on_windows() {
     ] {
         assert!(stdout.contains(test), "{test} missing:\n{stdout}");
     }
-    let passed: usize = stdout
-        .lines()
-        .filter_map(|line| line.strip_prefix("test result: ok. "))
-        .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
-        .sum();
     assert!(passed >= 60, "only {passed} tests passed:\n{stdout}");
 }
 

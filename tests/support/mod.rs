@@ -46,6 +46,28 @@ pub fn reap_or_kill_group(mut child: Child, bound: Duration) {
     let _ = child.wait();
 }
 
+/// Runs `command`, a `cargo test` of the workspace's own tests (built some
+/// other way than this test binary: other features, another target), and
+/// fails with its output, saying `what` failed, unless it passed. Returns
+/// its stdout and how many tests passed (the sum of its `test result: ok.
+/// N passed` lines).
+pub fn cargo_tests(command: &mut Command, what: &str) -> (String, usize) {
+    let output = command.stdin(Stdio::null()).output().expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let passed = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("test result: ok. "))
+        .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    (stdout, passed)
+}
+
 /// How long a fixture may take to build and start on a loaded machine.
 const START_BOUND: Duration = Duration::from_secs(120);
 
