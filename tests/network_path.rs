@@ -61,13 +61,37 @@ fn kept_alive_clients_that_reuse_without_checking_lose_nothing_across_the_path()
 /// half-way through their handshake, with a request behind it. Closing the
 /// listener then reset them (1 to 3 of 16 in 4 of 6 runs); new SYNs are
 /// now dropped first and the handshakes under way completed and served.
+/// One more was reset in 1 of about 20 runs (a CI run, 1 of 16 clients):
+/// a connection complete and queued in the kernel, which tokio's reactor
+/// had not yet seen; the kernel's queue is now waited for too. A failure
+/// tells the server's log and the namespace's counters of resets.
 #[test]
 fn kept_alive_clients_under_a_lame_duck_lose_nothing_across_the_path() {
     let path = NetPath::new(DELAY);
     let service = start_with(&path, "lame-duck-path", &[("GRACEFUL_DRAIN_DELAY", "2s")]);
-    reuse::across_sigterm(service, 16)
-        .assert_nothing_lost("http.client under a lame duck over 2 × 10 ms");
+    let before = path.tcp_counters(RESET_COUNTERS);
+    let tally = reuse::across_sigterm(service, 16);
+    let after = path.tcp_counters(RESET_COUNTERS);
+    let counted: Vec<String> = RESET_COUNTERS
+        .iter()
+        .zip(before.iter().zip(&after))
+        .map(|(name, (before, after))| format!("{name} +{}", after - before))
+        .collect();
+    tally.assert_nothing_lost_or_tell(
+        "http.client under a lame duck over 2 × 10 ms",
+        &format!("the server namespace's counters: {}", counted.join(", ")),
+    );
 }
+
+/// The counters of the server's namespace that tell why a connection was
+/// reset: closed with bytes unread, a full accept queue, a SYN dropped.
+const RESET_COUNTERS: &[&str] = &[
+    "TCPAbortOnClose",
+    "TCPAbortOnData",
+    "ListenOverflows",
+    "ListenDrops",
+    "TCPReqQFullDrop",
+];
 
 #[test]
 fn kept_alive_clients_that_reuse_without_checking_lose_nothing_on_loopback() {

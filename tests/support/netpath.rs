@@ -104,6 +104,11 @@ impl NetPath {
     /// `TcpExt` line), such as `TCPAbortOnClose`: the connections it reset
     /// because they were closed with bytes unread.
     pub fn tcp_counter(&self, name: &str) -> u64 {
+        self.tcp_counters(&[name])[0]
+    }
+
+    /// [`tcp_counter`](Self::tcp_counter) for each of `names`, read at once.
+    pub fn tcp_counters(&self, names: &[&str]) -> Vec<u64> {
         let output = Command::new("ip")
             .args(["netns", "exec", &self.namespace, "cat", "/proc/net/netstat"])
             .output()
@@ -113,14 +118,20 @@ impl NetPath {
             .lines()
             .filter(|line| line.starts_with("TcpExt:"))
             .map(|line| line.split_whitespace().skip(1));
-        let (Some(names), Some(values)) = (rows.next(), rows.next()) else {
+        let (Some(fields), Some(values)) = (rows.next(), rows.next()) else {
             panic!("no TcpExt rows in the namespace's /proc/net/netstat: {text}");
         };
+        let counters: Vec<(&str, &str)> = fields.zip(values).collect();
         names
-            .zip(values)
-            .find(|(field, _)| *field == name)
-            .and_then(|(_, value)| value.parse().ok())
-            .unwrap_or_else(|| panic!("no TcpExt counter {name}: {text}"))
+            .iter()
+            .map(|name| {
+                counters
+                    .iter()
+                    .find(|(field, _)| field == name)
+                    .and_then(|(_, value)| value.parse().ok())
+                    .unwrap_or_else(|| panic!("no TcpExt counter {name}: {text}"))
+            })
+            .collect()
     }
 
     /// A command that runs `program` in the namespace (`ip netns exec`

@@ -17,6 +17,8 @@ pub struct Tally {
     /// From SIGTERM to the exit.
     pub exit: Duration,
     pub exit_code: Option<i32>,
+    /// The server's log.
+    pub stderr: String,
 }
 
 impl Tally {
@@ -28,14 +30,20 @@ impl Tally {
     /// Prints the tally under `what`, and fails unless the process exited
     /// 0 and no request was lost.
     pub fn assert_nothing_lost(&self, what: &str) {
+        self.assert_nothing_lost_or_tell(what, "");
+    }
+
+    /// [`assert_nothing_lost`](Self::assert_nothing_lost), with `more`
+    /// (what the test measured beside the tally) in the failure's message,
+    /// after the server's log.
+    pub fn assert_nothing_lost_or_tell(&self, what: &str, more: &str) {
         eprintln!("{what}: {}; exit {:?} after SIGTERM", self.json, self.exit);
-        assert_eq!(self.exit_code, Some(0), "{what}: {}", self.json);
-        assert_eq!(
-            self.json["lost"],
-            serde_json::json!([]),
-            "{what}: {}",
-            self.json
+        let told = format!(
+            "{what}: {}\n{more}\nthe server's log:\n{}",
+            self.json, self.stderr
         );
+        assert_eq!(self.exit_code, Some(0), "{told}");
+        assert_eq!(self.json["lost"], serde_json::json!([]), "{told}");
     }
 }
 
@@ -60,5 +68,6 @@ pub fn across_sigterm(service: Service, clients: usize) -> Tally {
         json,
         exit: exit.at - sent,
         exit_code: exit.code(),
+        stderr: exit.stderr_text(),
     }
 }

@@ -464,13 +464,25 @@ where
     take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
     if let Some(refusing) = refusing {
         // The handshakes under way complete (their clients may already
-        // have sent a request behind their ACK) and are accepted.
+        // have sent a request behind their ACK), and they and the queue
+        // the kernel holds (which tokio sees only once its reactor has)
+        // are accepted.
         let until = Instant::now() + stop_accepting::HANDSHAKE_BOUND;
-        while refusing.handshakes_under_way() && Instant::now() < until {
+        let mut pending = refusing.not_yet_accepted();
+        while pending && Instant::now() < until {
             tokio::time::sleep(stop_accepting::HANDSHAKE_POLL).await;
             take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+            pending = refusing.not_yet_accepted();
         }
-        take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+        if pending {
+            take_the_backlog(&mut listener, &mut acceptor, &mut burst).await;
+            log::info!(
+                "stopped accepting with a connection still not accepted after {}: closing the \
+                 listener resets it (a client that never completes its handshake, or a runtime \
+                 too busy to accept)",
+                duration::display(stop_accepting::HANDSHAKE_BOUND)
+            );
+        }
         // A socket another process also holds (systemd's, under socket
         // activation) must go on taking connections once this one is gone.
         refusing.detach(&listener);
@@ -1070,5 +1082,44 @@ mod tests {
     #[should_panic(expected = "Serve::client_bound must be more than zero")]
     async fn a_zero_client_bound_panics() {
         let _ = server().await.client_bound(Duration::ZERO);
+    }
+
+    /// A connection the kernel completed and queued after tokio's reactor
+    /// last looked at the listener (here: on a runtime that has not turned
+    /// its reactor since) is accepted and answered when serving stops, not
+    /// reset with the listener: tokio's accept does not see it yet, the
+    /// kernel's queue does.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_connection_queued_unseen_by_the_reactor_when_accepting_stops_is_answered() {
+        use std::io::{Read as _, Write as _};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let server = tokio::spawn(serve(listener, app, shutdown.clone()).into_future());
+        // The server starts accepting; then the reactor turns, once, with
+        // nothing queued.
+        tokio::task::yield_now().await;
+        // Without yielding to the runtime: on loopback, `connect` returns
+        // with the handshake complete and the connection queued; then the
+        // request, and the shutdown.
+        let mut client = std::net::TcpStream::connect(address).unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+            .unwrap();
+        shutdown.trigger();
+        let drained = server.await.unwrap().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut response = Vec::new();
+        let read = client.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            read.is_ok() && response.starts_with("HTTP/1.1 200 OK") && response.ends_with("hello"),
+            "the queued connection's answer: {read:?}, {response:?}; {drained:?}"
+        );
     }
 }

@@ -9,35 +9,46 @@
 //! lame duck (every response says `Connection: close`, so clients
 //! reconnect all the time) 1 to 3 of 16 clients lost a request that way.
 //!
+//! Closing it also resets the connections whose handshake is complete but
+//! which are not yet accepted: queued in the kernel. Taking the backlog
+//! through tokio does not see them all: tokio's accept answers from the
+//! readiness its reactor last saw, and a connection queued since then
+//! (the reactor runs between tasks, later still on a loaded machine)
+//! waits for the reactor's next turn.
+//!
 //! So, on Linux and for a [`tokio::net::TcpListener`]: a socket filter
 //! first drops new SYNs (their clients send them again after a second,
 //! find the port closed, and are refused: nothing was sent, so a client
-//! retries elsewhere); the handshakes under way (`SYN_RECV`, asked of the
-//! kernel through netlink's `sock_diag`, or read in `/proc/net/tcp` where
-//! that fails) complete and are accepted, for at most
-//! [`HANDSHAKE_BOUND`]; then the filter is removed (a socket systemd also
-//! holds takes connections for the next instance) and the listener
-//! closes. Other listeners close at once, as before. Not after an upgrade:
-//! the socket then lives on in the new process, whose connections a
-//! filter would stop.
+//! retries elsewhere); the connections not yet accepted, asked of the
+//! kernel through netlink's `sock_diag` (or read in `/proc/net/tcp` where
+//! that fails): the handshakes under way (`SYN_RECV`) and the listener's
+//! queue, complete and are accepted, for at most [`HANDSHAKE_BOUND`];
+//! then the filter is removed (a socket systemd also holds takes
+//! connections for the next instance) and the listener closes. Other
+//! listeners close at once, as before. Not after an upgrade: the socket
+//! then lives on in the new process, whose connections a filter would
+//! stop.
 
 use std::time::Duration;
 
-/// How long the listener waits for handshakes under way to complete
-/// before it closes: longer than a round trip on any network a server is
-/// reached through, short enough that a client that never completes its
-/// handshake (a port scan) costs the drain little.
+/// How long the listener waits for handshakes under way to complete, and
+/// for its queue to be accepted, before it closes: longer than a round
+/// trip on any network a server is reached through, short enough that a
+/// client that never completes its handshake (a port scan) costs the
+/// drain little.
 pub(super) const HANDSHAKE_BOUND: Duration = Duration::from_millis(250);
 
-/// How often the handshakes under way are looked at. A look asks the
-/// kernel (netlink's `sock_diag`) for the sockets in `SYN_RECV`, and the
-/// kernel walks every bucket of its TCP hash table to answer, however few
-/// sockets there are: 2.6 ms a family on this project's 24 GiB test
-/// machine (262,144 buckets). Looking more often would keep a core busy.
+/// How often the connections not yet accepted are looked at. A look asks
+/// the kernel (netlink's `sock_diag`) for the sockets in `SYN_RECV` and
+/// `LISTEN`, and the kernel walks every bucket of its TCP hash table to
+/// answer, however few sockets there are: 2.6 ms a family on this
+/// project's 24 GiB test machine (262,144 buckets). Looking more often
+/// would keep a core busy. The wait also lets tokio's reactor see what
+/// the kernel has queued.
 pub(super) const HANDSHAKE_POLL: Duration = Duration::from_millis(10);
 
 /// A listener that no longer takes new connections (its SYNs are
-/// dropped), whose handshakes under way can be waited for.
+/// dropped), whose connections not yet accepted can be waited for.
 pub(super) struct Refusing {
     port: u16,
     /// The address families its handshakes show in: an IPv4 listener's in
@@ -102,46 +113,55 @@ pub(super) fn refuse_new<L: 'static>(listener: &L) -> Option<Refusing> {
 }
 
 impl Refusing {
-    /// Whether a connection to the listener is half-way through its
-    /// handshake (`SYN_RECV`).
-    pub(super) fn handshakes_under_way(&self) -> bool {
+    /// Whether a connection to the listener is not yet accepted: half-way
+    /// through its handshake (`SYN_RECV`), or complete and queued on the
+    /// listener.
+    pub(super) fn not_yet_accepted(&self) -> bool {
         self.families
             .iter()
-            .any(|&family| handshakes_under_way(family, self.port))
+            .any(|&family| not_yet_accepted(family, self.port))
     }
 }
 
-/// Whether a socket of `family` with local port `port` is in `SYN_RECV`:
-/// asked of the kernel through netlink, which sends back only such
-/// sockets; read in `/proc` (every socket of the family, formatted as
-/// text: about 87 ms with 20,000 sockets here) where netlink fails.
-fn handshakes_under_way(family: Family, port: u16) -> bool {
-    match diag::syn_recv_ports(family) {
+/// Whether a TCP socket of `family` with local port `port` is in
+/// `SYN_RECV`, or listens with connections queued: asked of the kernel
+/// through netlink, which sends back only the sockets in those states;
+/// read in `/proc` (every socket of the family, formatted as text: about
+/// 87 ms with 20,000 sockets here) where netlink fails.
+fn not_yet_accepted(family: Family, port: u16) -> bool {
+    match diag::pending_ports(family) {
         Ok(ports) => ports.contains(&port),
         Err(error) => {
             tracing::debug!(target: "graceful::http", "sock_diag failed ({error}): reading {}", family.table());
-            std::fs::read_to_string(family.table()).is_ok_and(|table| syn_recv_on(&table, port))
+            std::fs::read_to_string(family.table()).is_ok_and(|table| pending_on(&table, port))
         }
     }
 }
 
-/// Whether a `/proc/net/tcp` table has an entry in state `SYN_RECV` (03)
-/// whose local port is `port`.
-fn syn_recv_on(table: &str, port: u16) -> bool {
+/// Whether a `/proc/net/tcp` table has an entry whose local port is
+/// `port`, in state `SYN_RECV` (03), or `LISTEN` (0A) with connections
+/// queued (for a listener, `rx_queue` is the length of its queue).
+fn pending_on(table: &str, port: u16) -> bool {
     table.lines().skip(1).any(|line| {
         let mut fields = line.split_whitespace();
         let local = fields.nth(1);
         let state = fields.nth(1);
+        let queued = fields
+            .next()
+            .and_then(|queues| queues.split_once(':'))
+            .and_then(|(_, rx)| u32::from_str_radix(rx, 16).ok());
         let local_port = local
             .and_then(|local| local.rsplit_once(':'))
             .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok());
-        state == Some("03") && local_port == Some(port)
+        local_port == Some(port)
+            && (state == Some("03") || (state == Some("0A") && queued.is_some_and(|n| n > 0)))
     })
 }
 
 /// Netlink's `sock_diag` (`inet_diag`): the local ports of the TCP sockets
-/// in `SYN_RECV`, asked of the kernel in binary, without `unsafe` (a
-/// netlink socket through socket2, written and read as bytes).
+/// in `SYN_RECV`, and of the listeners with connections queued, asked of
+/// the kernel in binary, without `unsafe` (a netlink socket through
+/// socket2, written and read as bytes).
 #[cfg(target_os = "linux")]
 mod diag {
     use std::io::{self, Read as _};
@@ -159,16 +179,25 @@ mod diag {
     /// `TCP_SYN_RECV`, and `TCP_NEW_SYN_RECV`, the state the kernel keeps
     /// a handshake under way in since Linux 4.4.
     const SYN_RECV_STATES: u32 = (1 << 3) | (1 << 12);
+    /// `TCP_LISTEN`.
+    const LISTEN: u8 = 10;
+    const STATES: u32 = SYN_RECV_STATES | (1 << LISTEN);
     const IPPROTO_TCP: u8 = 6;
     /// `struct nlmsghdr`.
     const HEADER: usize = 16;
     /// `struct inet_diag_req_v2`.
     const REQUEST: usize = 56;
+    /// Where `idiag_state` lies in `struct inet_diag_msg`.
+    const STATE: usize = 1;
     /// Where `idiag_sport` (big-endian) lies in `struct inet_diag_msg`.
     const SPORT: usize = 4;
+    /// Where `idiag_rqueue` lies in `struct inet_diag_msg`: for a
+    /// listener, the length of its queue of connections to accept.
+    const RQUEUE: usize = 56;
 
-    /// The local ports of `family`'s TCP sockets in `SYN_RECV`.
-    pub(super) fn syn_recv_ports(family: Family) -> io::Result<Vec<u16>> {
+    /// The local ports of `family`'s TCP sockets in `SYN_RECV`, and of its
+    /// listeners with connections queued.
+    pub(super) fn pending_ports(family: Family) -> io::Result<Vec<u16>> {
         let socket = Socket::new(
             Domain::from(libc::AF_NETLINK),
             Type::RAW.cloexec(),
@@ -199,8 +228,8 @@ mod diag {
                         return Err(io::Error::from_raw_os_error(-code));
                     }
                     _ => {
-                        if let Some(port) = messages.get(HEADER + SPORT..HEADER + SPORT + 2) {
-                            ports.push(u16::from_be_bytes([port[0], port[1]]));
+                        if let Some(port) = pending(&messages[HEADER..length]) {
+                            ports.push(port);
                         }
                     }
                 }
@@ -211,7 +240,21 @@ mod diag {
         }
     }
 
-    /// A dump request for `family`'s TCP sockets in `SYN_RECV`.
+    /// The local port of the socket an `inet_diag_msg` describes, if it
+    /// is in `SYN_RECV`, or listens with connections queued.
+    fn pending(message: &[u8]) -> Option<u16> {
+        let state = *message.get(STATE)?;
+        let port = message.get(SPORT..SPORT + 2)?;
+        let port = u16::from_be_bytes([port[0], port[1]]);
+        if state != LISTEN {
+            return Some(port);
+        }
+        let queued = message.get(RQUEUE..RQUEUE + 4)?;
+        (u32::from_ne_bytes(queued.try_into().unwrap()) > 0).then_some(port)
+    }
+
+    /// A dump request for `family`'s TCP sockets in `SYN_RECV` and
+    /// `LISTEN`.
     fn request(family: Family) -> Vec<u8> {
         let mut message = Vec::with_capacity(HEADER + REQUEST);
         message.extend_from_slice(&((HEADER + REQUEST) as u32).to_ne_bytes());
@@ -227,7 +270,7 @@ mod diag {
         message.push(IPPROTO_TCP);
         message.push(0); // no extensions
         message.push(0); // padding
-        message.extend_from_slice(&SYN_RECV_STATES.to_ne_bytes());
+        message.extend_from_slice(&STATES.to_ne_bytes());
         // The socket id (ports, addresses, interface, cookie): zero, for
         // a dump of every socket in those states.
         message.resize(HEADER + REQUEST, 0);
@@ -237,7 +280,7 @@ mod diag {
 
 #[cfg(not(target_os = "linux"))]
 mod diag {
-    pub(super) fn syn_recv_ports(_: super::Family) -> std::io::Result<Vec<u16>> {
+    pub(super) fn pending_ports(_: super::Family) -> std::io::Result<Vec<u16>> {
         Err(std::io::Error::other("needs Linux"))
     }
 }
@@ -397,10 +440,19 @@ mod tests {
 
     #[test]
     fn a_handshake_under_way_is_found_by_its_local_port() {
-        assert!(syn_recv_on(TABLE, 0x1F90));
-        assert!(syn_recv_on(TABLE, 0x1F91));
-        assert!(!syn_recv_on(TABLE, 0x1F92));
-        assert!(!syn_recv_on(&TABLE.replace(" 03 ", " 01 "), 0x1F90));
+        assert!(pending_on(TABLE, 0x1F90));
+        assert!(pending_on(TABLE, 0x1F91));
+        assert!(!pending_on(TABLE, 0x1F92));
+        assert!(!pending_on(&TABLE.replace(" 03 ", " 01 "), 0x1F90));
+    }
+
+    #[test]
+    fn a_listener_with_connections_queued_is_found_by_its_port() {
+        let quiet = TABLE.replace(" 03 ", " 01 ");
+        assert!(!pending_on(&quiet, 0x1F90));
+        let queued = quiet.replace(" 0A 00000000:00000000 ", " 0A 00000000:00000002 ");
+        assert!(pending_on(&queued, 0x1F90));
+        assert!(!pending_on(&queued, 0x1F91));
     }
 
     /// A client that never answers the SYN-ACK leaves its handshake in
@@ -414,14 +466,14 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        assert!(!handshakes_under_way(Family::V4, address.port()));
+        assert!(!not_yet_accepted(Family::V4, address.port()));
         let client = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         filter::drop_everything(&client).unwrap();
         client.set_nonblocking(true).unwrap();
         // In progress: the SYN is sent, and the SYN-ACK will be dropped.
         let _ = client.connect(&SockAddr::from(address));
         let until = std::time::Instant::now() + Duration::from_secs(5);
-        while !diag::syn_recv_ports(Family::V4)
+        while !diag::pending_ports(Family::V4)
             .unwrap()
             .contains(&address.port())
         {
@@ -431,12 +483,34 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(handshakes_under_way(Family::V4, address.port()));
+        assert!(not_yet_accepted(Family::V4, address.port()));
         let table = std::fs::read_to_string(Family::V4.table()).unwrap();
-        assert!(syn_recv_on(&table, address.port()), "not in /proc/net/tcp");
+        assert!(pending_on(&table, address.port()), "not in /proc/net/tcp");
         let other_port = other.local_addr().unwrap().port();
-        assert!(!handshakes_under_way(Family::V4, other_port));
-        assert!(diag::syn_recv_ports(Family::V6).is_ok());
+        assert!(!not_yet_accepted(Family::V4, other_port));
+        assert!(diag::pending_ports(Family::V6).is_ok());
+    }
+
+    /// A connection whose handshake is complete waits in the listener's
+    /// queue until it is accepted: netlink and `/proc` both find it there
+    /// (closing the listener now would reset it), and once it is accepted
+    /// neither does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_connection_queued_on_the_listener_is_found_through_netlink_and_proc() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(!not_yet_accepted(Family::V4, port));
+        // On loopback, `connect` returns with the handshake complete.
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert!(
+            diag::pending_ports(Family::V4).unwrap().contains(&port),
+            "no queued connection through netlink"
+        );
+        let table = std::fs::read_to_string(Family::V4.table()).unwrap();
+        assert!(pending_on(&table, port), "not in /proc/net/tcp");
+        let _accepted = listener.accept().unwrap();
+        assert!(!not_yet_accepted(Family::V4, port));
     }
 
     #[cfg(target_os = "linux")]
