@@ -1194,18 +1194,108 @@ fn timed_cargo(dir: &Path, args: &[&str], target: &Path) -> f64 {
 }
 
 /// `cargo args` in `dir`, timed; with incremental compilation when asked
-/// (a developer's debug builds have it).
+/// (a developer's debug builds have it), and then through the wrappers of
+/// [`StepTimes`], which time the compiler and the linker.
 fn timed_cargo_with(dir: &Path, args: &[&str], target: &Path, incremental: bool) -> f64 {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_INCREMENTAL", if incremental { "1" } else { "0" });
+    if incremental {
+        StepTimes::wrap(&mut command);
+    }
     let started = Instant::now();
     setup(
         &format!("cargo {} in {}", args.join(" "), dir.display()),
-        Command::new(env!("CARGO"))
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", target)
-            .env("CARGO_INCREMENTAL", if incremental { "1" } else { "0" }),
+        &mut command,
     );
     started.elapsed().as_secs_f64()
+}
+
+/// Where an incremental debug build spends its time: rustc's wall time,
+/// from a wrapper cargo runs in its place (`RUSTC_WRAPPER`: a bash script
+/// that reads `EPOCHREALTIME`, no fork, and appends a line to a log, a
+/// few milliseconds a build on both sides), and the linker's own, from
+/// its trace (`-C link-arg=-Wl,--time-trace=...`: rustc's default linker
+/// on x86_64 Linux, its own lld, is kept; a linker of one's own, `cc`
+/// through a wrapper, made GNU ld link instead, 5 times slower here).
+/// Whatever the build takes beyond rustc is cargo's own (its
+/// fingerprints, its locks, its processes).
+struct StepTimes;
+
+impl StepTimes {
+    fn dir() -> PathBuf {
+        bench_dir().join("compile/step-times")
+    }
+
+    fn log() -> PathBuf {
+        Self::dir().join("rustc.log")
+    }
+
+    fn trace() -> PathBuf {
+        Self::dir().join("link-trace.json")
+    }
+
+    /// Sets `command`'s cargo to run rustc through the wrapper, and the
+    /// linker with its trace, writing the wrapper first.
+    fn wrap(command: &mut Command) {
+        let dir = Self::dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = format!(
+            "#!/bin/bash\nstart=$EPOCHREALTIME\n\"$@\"\nstatus=$?\n\
+             echo \"$start $EPOCHREALTIME\" >> {:?}\nexit $status\n",
+            Self::log()
+        );
+        let wrapper = dir.join("timed-rustc");
+        if std::fs::read_to_string(&wrapper).ok().as_deref() != Some(script.as_str()) {
+            std::fs::write(&wrapper, &script).unwrap();
+            let mut permissions = std::fs::metadata(&wrapper).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(&wrapper, permissions).unwrap();
+        }
+        command
+            .env("RUSTC_WRAPPER", wrapper)
+            .env(
+                "RUSTFLAGS",
+                format!("-C link-arg=-Wl,--time-trace={}", Self::trace().display()),
+            )
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    }
+
+    /// Empties the log and the trace.
+    fn reset() {
+        let _ = std::fs::remove_file(Self::log());
+        let _ = std::fs::remove_file(Self::trace());
+    }
+
+    /// Seconds in rustc (the link included) and in the linker since the
+    /// last [`reset`](Self::reset).
+    fn read() -> (f64, f64) {
+        let text = std::fs::read_to_string(Self::log()).unwrap_or_default();
+        let rustc: f64 = text
+            .lines()
+            .map(|line| {
+                let (start, end) = line
+                    .split_once(' ')
+                    .unwrap_or_else(|| panic!("a line of the rustc log: {line:?}"));
+                end.parse::<f64>().unwrap() - start.parse::<f64>().unwrap()
+            })
+            .sum();
+        let link = std::fs::read(Self::trace()).map_or(0.0, |trace| {
+            let trace: serde_json::Value = serde_json::from_slice(&trace).unwrap();
+            trace["traceEvents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|event| event["name"] == "Total ExecuteLinker")
+                .and_then(|event| event["dur"].as_f64())
+                .expect("the linker's total in its trace")
+                / 1e6
+        });
+        (rustc, link)
+    }
 }
 
 /// The proc-macro crates in a crate's build, and the syn versions.
@@ -1278,6 +1368,7 @@ struct ServiceCompileCost {
     edit_ours: Spread,
     edit_theirs: Spread,
     edit_ratio: Spread,
+    edit_steps: EditSteps,
 }
 
 fn service_compile_cost(http2: bool) -> ServiceCompileCost {
@@ -1323,6 +1414,8 @@ fn service_compile_cost(http2: bool) -> ServiceCompileCost {
     let mut clean = (Vec::new(), Vec::new(), Vec::new());
     let mut own = Vec::new();
     let mut edit = (Vec::new(), Vec::new(), Vec::new());
+    let mut steps = Vec::new();
+    let mut rlibs = Vec::new();
     for run in 0..runs(3) {
         let target = bench_dir().join(format!("compile/service{suffix}-target-{run}"));
         let _ = std::fs::remove_dir_all(&target);
@@ -1336,6 +1429,12 @@ fn service_compile_cost(http2: bool) -> ServiceCompileCost {
             // A debug build to start from, and a first edit, whose rebuild
             // also fills the incremental cache (not counted).
             timed_cargo_with(dir, &["build", "--quiet"], &targets[index], true);
+            if index == 1 {
+                rlibs.push((
+                    rlib_bytes(&targets[index], "graceful_rt"),
+                    rlib_bytes(&targets[index], "axum"),
+                ));
+            }
             edit_and_rebuild(dir, &targets[index], &format!("{run} warm-up"));
         }
         let [clean_theirs, clean_ours] = times;
@@ -1345,11 +1444,12 @@ fn service_compile_cost(http2: bool) -> ServiceCompileCost {
         // The rebuilds after an edit take under half a second: many
         // pairs, interleaved, each its own ratio.
         for pair in 0..EDIT_PAIRS {
-            let edit_theirs = edit_and_rebuild(&theirs, &targets[0], &format!("{run}.{pair}"));
-            let edit_ours = edit_and_rebuild(&ours, &targets[1], &format!("{run}.{pair}"));
-            edit.0.push(edit_ours);
-            edit.1.push(edit_theirs);
-            edit.2.push(edit_ours / edit_theirs);
+            let theirs = edit_and_rebuild(&theirs, &targets[0], &format!("{run}.{pair}"));
+            let ours = edit_and_rebuild(&ours, &targets[1], &format!("{run}.{pair}"));
+            edit.0.push(ours.total);
+            edit.1.push(theirs.total);
+            edit.2.push(ours.total / theirs.total);
+            steps.push((ours, theirs));
         }
         let _ = std::fs::remove_dir_all(&target);
     }
@@ -1362,21 +1462,136 @@ fn service_compile_cost(http2: bool) -> ServiceCompileCost {
         edit_ours: Spread::of(edit.0),
         edit_theirs: Spread::of(edit.1),
         edit_ratio: Spread::of(edit.2),
+        edit_steps: EditSteps::of(&steps, rlibs[0]),
+    }
+}
+
+/// Bytes of the debug build's library of `krate` in `target`.
+fn rlib_bytes(target: &Path, krate: &str) -> u64 {
+    let prefix = format!("lib{krate}-");
+    let sizes: Vec<u64> = std::fs::read_dir(target.join("debug/deps"))
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(&prefix) && name.ends_with(".rlib")
+        })
+        .map(|entry| entry.metadata().unwrap().len())
+        .collect();
+    assert_eq!(sizes.len(), 1, "{krate}'s rlib in {}", target.display());
+    sizes[0]
+}
+
+/// Where the rebuilds after an edit differ, ours less the baseline, pair
+/// by pair, in milliseconds: the link, the rest of rustc, cargo's own.
+struct EditSteps {
+    link: Spread,
+    compile: Spread,
+    cargo: Spread,
+    /// The baseline's own steps, for scale.
+    theirs_link: Spread,
+    theirs_compile: Spread,
+    theirs_cargo: Spread,
+    /// The debug build's libraries of graceful-rt and of axum, in bytes:
+    /// what the linker reads of each.
+    rlibs: (u64, u64),
+}
+
+impl EditSteps {
+    fn of(pairs: &[(Rebuild, Rebuild)], rlibs: (u64, u64)) -> EditSteps {
+        let spread = |step: fn(&Rebuild) -> f64, ours: bool| {
+            Spread::of(
+                pairs
+                    .iter()
+                    .map(|(o, t)| 1e3 * if ours { step(o) - step(t) } else { step(t) })
+                    .collect(),
+            )
+        };
+        EditSteps {
+            link: spread(|r| r.link, true),
+            compile: spread(Rebuild::compile, true),
+            cargo: spread(Rebuild::cargo, true),
+            theirs_link: spread(|r| r.link, false),
+            theirs_compile: spread(Rebuild::compile, false),
+            theirs_cargo: spread(Rebuild::cargo, false),
+            rlibs,
+        }
+    }
+
+    /// What the row says when its ratio misses `goal`.
+    fn limit(&self, ratio: &Spread, goal: f64) -> String {
+        if ratio.median <= goal {
+            return String::new();
+        }
+        format!(
+            "; where ours takes longer, pair by pair (ms, ours less `axum::serve`'s, whose own are \
+             {:.0} / {:.0} / {:.0}): the link {}, the rest of rustc {}, cargo's own {}: the \
+             limit is the code ours links in (graceful-rt's debug library: {:.1} MB, axum's \
+             {:.1} MB)",
+            self.theirs_link.median,
+            self.theirs_compile.median,
+            self.theirs_cargo.median,
+            self.link.text(0),
+            self.compile.text(0),
+            self.cargo.text(0),
+            self.rlibs.0 as f64 / 1e6,
+            self.rlibs.1 as f64 / 1e6,
+        )
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"ms_more\":{{\"link\":{},\"rustc_without_link\":{},\"cargo\":{}}},\
+             \"ms_axum\":{{\"link\":{},\"rustc_without_link\":{},\"cargo\":{}}},\
+             \"rlib_bytes\":{{\"graceful_rt\":{},\"axum\":{}}}}}",
+            self.link.json(),
+            self.compile.json(),
+            self.cargo.json(),
+            self.theirs_link.json(),
+            self.theirs_compile.json(),
+            self.theirs_cargo.json(),
+            self.rlibs.0,
+            self.rlibs.1,
+        )
     }
 }
 
 /// Interleaved edit-and-rebuild pairs in each run of figure 6b.
 const EDIT_PAIRS: usize = 9;
 
-/// Seconds of the incremental debug rebuild of `dir` after an edit of its
-/// `main.rs` (a comment appended); the file is restored afterwards.
-fn edit_and_rebuild(dir: &Path, target: &Path, edit: &str) -> f64 {
+/// The incremental debug rebuild of `dir` after an edit of its `main.rs`
+/// (a comment appended; the file is restored afterwards): seconds in all,
+/// and in its steps.
+fn edit_and_rebuild(dir: &Path, target: &Path, edit: &str) -> Rebuild {
     let main = dir.join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap();
     std::fs::write(&main, format!("{text}// edit {edit}\n")).unwrap();
-    let seconds = timed_cargo_with(dir, &["build", "--quiet"], target, true);
+    StepTimes::reset();
+    let total = timed_cargo_with(dir, &["build", "--quiet"], target, true);
+    let (rustc, link) = StepTimes::read();
     std::fs::write(&main, text).unwrap();
-    seconds
+    Rebuild { total, rustc, link }
+}
+
+/// Seconds of a rebuild after an edit: in all, in rustc (the link
+/// included), in the linker.
+#[derive(Clone, Copy)]
+struct Rebuild {
+    total: f64,
+    rustc: f64,
+    link: f64,
+}
+
+impl Rebuild {
+    /// rustc without the link.
+    fn compile(&self) -> f64 {
+        self.rustc - self.link
+    }
+
+    /// cargo's own: the rebuild beyond rustc.
+    fn cargo(&self) -> f64 {
+        self.total - self.rustc
+    }
 }
 
 /// Seconds to build graceful-rt again, alone, in `target`, where the
@@ -1451,7 +1666,7 @@ impl ServiceCompileCost {
         let theirs = "`axum::serve`";
         format!(
             "| a service (tokio `full` + axum), {what}: clean release build, ours / {theirs} | ≤ 1.10 | {}: {} s{} | {} s | – |\n\
-             | the same: debug rebuild after an edit of `main.rs`, incremental, ours / {theirs} ({} interleaved pairs) | ≤ 1.05 | {}: {} s | {} s | – |\n",
+             | the same: debug rebuild after an edit of `main.rs`, incremental, ours / {theirs} ({} interleaved pairs) | ≤ 1.05 | {}: {} s{} | {} s | – |\n",
             self.clean_ratio.text(3),
             self.clean_ours.text(1),
             build_limit(&self.clean_ratio, 1.10, &self.own, &self.clean_theirs),
@@ -1459,6 +1674,7 @@ impl ServiceCompileCost {
             runs(3) * EDIT_PAIRS,
             self.edit_ratio.text(3),
             self.edit_ours.text(2),
+            self.edit_steps.limit(&self.edit_ratio, 1.05),
             self.edit_theirs.text(2),
         )
     }
@@ -1466,7 +1682,7 @@ impl ServiceCompileCost {
     fn json(&self) -> String {
         format!(
             "{{\"clean\":{{\"graceful\":{},\"axum\":{},\"ratio\":{},\"graceful_rt_alone\":{}}},\
-             \"edit\":{{\"graceful\":{},\"axum\":{},\"ratio\":{}}}}}",
+             \"edit\":{{\"graceful\":{},\"axum\":{},\"ratio\":{},\"steps\":{}}}}}",
             self.clean_ours.json(),
             self.clean_theirs.json(),
             self.clean_ratio.json(),
@@ -1474,6 +1690,7 @@ impl ServiceCompileCost {
             self.edit_ours.json(),
             self.edit_theirs.json(),
             self.edit_ratio.json(),
+            self.edit_steps.json(),
         )
     }
 }
