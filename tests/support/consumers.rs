@@ -235,6 +235,18 @@ async fn rows(db: &PgPool, table: &str) -> (i64, i64, i64) {
     .unwrap_or_else(|error| panic!("cannot count the rows of {table}: {error}"))
 }
 
+/// The ids `run` stored.
+async fn run_ids(db: &PgPool, table: &str, run: &str) -> std::collections::BTreeSet<i64> {
+    let ids: Vec<(i64,)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT DISTINCT message_id FROM {table} WHERE consumer_run = $1"
+    )))
+    .bind(run)
+    .fetch_all(db)
+    .await
+    .unwrap_or_else(|error| panic!("cannot read the ids of {table}: {error}"));
+    ids.into_iter().map(|(id,)| id).collect()
+}
+
 /// Every row of an id stored more than once, with its run and time, a
 /// line each.
 async fn duplicated_rows(db: &PgPool, table: &str) -> String {
@@ -253,9 +265,8 @@ async fn duplicated_rows(db: &PgPool, table: &str) -> String {
 }
 
 /// A fresh queue or stream holding the ids 0..MESSAGES, every publish
-/// confirmed. For Kafka, where each partition ends: the offset after its
-/// last record.
-async fn publish(broker: Broker, name: &str) -> Ends {
+/// confirmed. For Kafka, where each record went.
+async fn publish(broker: Broker, name: &str) -> kafka::Published {
     match broker {
         Broker::RabbitMq => {
             let channel = amqp_channel()
@@ -293,7 +304,7 @@ async fn publish(broker: Broker, name: &str) -> Ends {
             let queued = amqp_ready(name).await;
             assert_eq!(queued, MESSAGES as u32, "{queued} of {MESSAGES} queued");
             let _ = channel.close(200, "OK".into()).await;
-            Ends::default()
+            kafka::Published::default()
         }
         Broker::Nats => {
             let client = async_nats::connect(NATS.url)
@@ -321,14 +332,14 @@ async fn publish(broker: Broker, name: &str) -> Ends {
                 ack.await.unwrap();
             }
             client.drain().await.unwrap();
-            Ends::default()
+            kafka::Published::default()
         }
         Broker::Kafka => {
             let bootstrap = kafka_bootstrap();
             kafka::create_topic(&bootstrap, name, KAFKA_PARTITIONS).await;
-            let ends =
+            let published =
                 kafka::publish(&bootstrap, name, (0..MESSAGES).map(|id| id.to_string())).await;
-            let (topic, known) = (name.to_owned(), ends.clone());
+            let (topic, known) = (name.to_owned(), published.ends.clone());
             let gaps = tokio::task::spawn_blocking(move || {
                 kafka::watermark_gaps(&bootstrap, &topic, &known)
             })
@@ -337,7 +348,7 @@ async fn publish(broker: Broker, name: &str) -> Ends {
             for gap in gaps {
                 eprintln!("consumers: tansu: {gap}");
             }
-            ends
+            published
         }
     }
 }
@@ -485,7 +496,7 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
     let started = Instant::now();
     let names = Names::new(broker);
     let table = names.name.as_str();
-    let ends = rt.block_on(async {
+    let published = rt.block_on(async {
         sqlx::query(AssertSqlSafe(format!(
             "CREATE TABLE {table} (
                 message_id BIGINT NOT NULL,
@@ -536,10 +547,25 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
         "{consumer} on {}: the first run stored {after_first} rows before it exited: the test needs it stopped half-way",
         broker.name()
     );
+    // Where the first run left the group's offsets, against its work:
+    // whether a duplicate comes from what it committed, or from how the
+    // second run starts.
+    let commit_gaps = match broker {
+        Broker::Kafka => {
+            let done = rt.block_on(run_ids(db, table, "first"));
+            // rdkafka's offset calls block: outside the runtime.
+            let gaps = kafka::commit_gaps(&kafka_bootstrap(), table, table, &published, &done);
+            for gap in &gaps {
+                eprintln!("consumers: {consumer} on Kafka, after the first run: {gap}");
+            }
+            gaps.join("\n")
+        }
+        Broker::RabbitMq | Broker::Nats => String::new(),
+    };
 
     // The second run consumes the rest.
     let second = start(consumer, &names, "second");
-    let observer = rt.block_on(Observer::new(broker, table, ends));
+    let observer = rt.block_on(Observer::new(broker, table, published.ends.clone()));
     let mut state = String::new();
     let done = rt.block_on(async {
         let bound = Instant::now() + PROGRESS;
@@ -593,8 +619,8 @@ pub fn run_once(broker: Broker, consumer: Consumer, rt: &Runtime, db: &PgPool) -
         // What a duplicate needs to be understood: which run stored each
         // copy and when, and what both runs said.
         eprintln!(
-            "{consumer} on {}: {} duplicates; their rows:\n{}\n--- the first run's stderr:\n{first_stderr}\n\
-             --- the second run's stderr:\n{}",
+            "{consumer} on {}: {} duplicates; their rows:\n{}\n--- the group's offsets after the first run:\n{commit_gaps}\n\
+             --- the first run's stderr:\n{first_stderr}\n--- the second run's stderr:\n{}",
             broker.name(),
             all - distinct,
             rt.block_on(duplicated_rows(db, table)),

@@ -234,14 +234,22 @@ pub async fn delete_topic(bootstrap: &str, name: &str) {
     }
 }
 
+/// Where the records of a [`publish`] went, as their deliveries reported.
+#[derive(Clone, Debug, Default)]
+pub struct Published {
+    /// Per partition, the offset after its last record.
+    pub ends: BTreeMap<i32, i64>,
+    /// Per record, in the order of the payloads: its partition and offset.
+    pub placed: Vec<(i32, i64)>,
+}
+
 /// Publishes `payloads` to `topic`, spread over its partitions, every one
-/// acknowledged by the broker (`acks=all`). Returns, per partition, the
-/// offset after its last record, as the deliveries reported them.
+/// acknowledged by the broker (`acks=all`).
 pub async fn publish(
     bootstrap: &str,
     topic: &str,
     payloads: impl Iterator<Item = String>,
-) -> BTreeMap<i32, i64> {
+) -> Published {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
@@ -272,6 +280,7 @@ pub async fn publish(
         })
         .collect();
     let mut ends = BTreeMap::new();
+    let mut placed = Vec::new();
     let mut records = BTreeSet::new();
     for delivery in futures_util::future::join_all(deliveries).await {
         let delivery =
@@ -284,8 +293,45 @@ pub async fn publish(
         );
         let end = ends.entry(delivery.partition).or_insert(0);
         *end = (*end).max(delivery.offset + 1);
+        placed.push((delivery.partition, delivery.offset));
     }
-    ends
+    Published { ends, placed }
+}
+
+/// The group's committed offset in each of `partitions` of `topic`: `None`
+/// where it has none.
+pub fn committed(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    partitions: impl Iterator<Item = i32>,
+) -> BTreeMap<i32, Option<i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("cannot create a consumer to read the group's offsets");
+    let mut list = TopicPartitionList::new();
+    let partitions: Vec<i32> = partitions.collect();
+    for &partition in &partitions {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, REQUEST)
+        .unwrap_or_else(|error| panic!("cannot read the offsets of group {group}: {error}"));
+    partitions
+        .into_iter()
+        .map(|partition| {
+            let at = match committed
+                .find_partition(topic, partition)
+                .map(|element| element.offset())
+            {
+                Some(Offset::Offset(offset)) => Some(offset),
+                _ => None,
+            };
+            (partition, at)
+        })
+        .collect()
 }
 
 /// The messages of `topic` that `group` has not committed past, summed
@@ -300,31 +346,60 @@ pub fn uncommitted(
     group: &str,
     ends: &BTreeMap<i32, i64>,
 ) -> Vec<(i32, i64, i64)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("cannot create a consumer to read the group's offsets");
-    let mut list = TopicPartitionList::new();
-    for partition in ends.keys() {
-        list.add_partition(topic, *partition);
-    }
-    let committed = consumer
-        .committed_offsets(list, REQUEST)
-        .unwrap_or_else(|error| panic!("cannot read the offsets of group {group}: {error}"));
+    let committed = committed(bootstrap, topic, group, ends.keys().copied());
     ends.iter()
-        .map(|(&partition, &end)| {
-            let at = match committed
-                .find_partition(topic, partition)
-                .map(|element| element.offset())
-            {
-                Some(Offset::Offset(offset)) => offset,
-                _ => 0,
-            };
-            (partition, at, end)
-        })
+        .map(|(&partition, &end)| (partition, committed[&partition].unwrap_or(0), end))
         .filter(|&(_, at, end)| at != end)
         .collect()
+}
+
+/// Where the group's committed offsets differ from the work done: per
+/// partition of `published`, the offset a next owner should start at is
+/// that of its first record whose id (its index in `published.placed`) is
+/// not in `done`. A committed offset before it makes the next owner redo
+/// work; one after it, skip work. As sentences, none when they agree.
+pub fn commit_gaps(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    published: &Published,
+    done: &BTreeSet<i64>,
+) -> Vec<String> {
+    let committed = committed(bootstrap, topic, group, published.ends.keys().copied());
+    let mut next = published.ends.clone();
+    let mut done_at: BTreeMap<i32, BTreeSet<i64>> = BTreeMap::new();
+    for (id, &(partition, offset)) in published.placed.iter().enumerate() {
+        if done.contains(&(id as i64)) {
+            done_at.entry(partition).or_default().insert(offset);
+        } else {
+            let first = next.get_mut(&partition).unwrap();
+            *first = (*first).min(offset);
+        }
+    }
+    let mut gaps = Vec::new();
+    for (&partition, &start) in &next {
+        let done = done_at.get(&partition);
+        let done_past = done.map_or(0, |offsets| offsets.range(start..).count());
+        if done_past > 0 {
+            gaps.push(format!(
+                "{topic}/{partition}: {done_past} records past offset {start}, the first not done, were done"
+            ));
+        }
+        // None: the next owner starts at the partition's first record
+        // (`auto.offset.reset=earliest`), offset 0.
+        let at = committed[&partition].unwrap_or(0);
+        if at != start {
+            let what = if at < start {
+                format!("committed at {at}: {} done records to redo", start - at)
+            } else {
+                format!("committed at {at}: {} records not done to skip", at - start)
+            };
+            gaps.push(format!(
+                "{topic}/{partition}: the work ends at {start}, {what}"
+            ));
+        }
+    }
+    gaps
 }
 
 /// The partitions of `topic` whose high watermark is not where their last
