@@ -82,7 +82,7 @@
 //! | `GROUP_INSTANCE_ID` | unset: a dynamic member (`group.instance.id`) |
 //! | `ASSIGNMENT` | `cooperative-sticky` (`partition.assignment.strategy`) |
 //! | `SESSION_TIMEOUT_MS` | `45000` (`session.timeout.ms`) |
-//! | `KAFKA_DEBUG` | unset: librdkafka's `debug` contexts (`cgrp` for the group); rdkafka hands librdkafka's lines to the `log` crate, and this example installs no logger, so they are not printed yet |
+//! | `KAFKA_DEBUG` | unset: librdkafka's `debug` contexts (`cgrp` for the group, `topic` for the offsets a commit takes), printed on stderr (rdkafka hands librdkafka's lines to the `log` crate; this example then installs a logger that prints them) |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/test` |
 //! | `TABLE` | `graceful_jobs` (created if missing; letters, digits and `_`) |
 //! | `CONSUMER_RUN` | `pid-<pid>`: stored with each row, to tell runs apart |

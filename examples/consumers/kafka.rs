@@ -46,10 +46,11 @@ pub(crate) fn consumer() -> Result<(Arc<StreamConsumer>, String), Error> {
         config.set("group.instance.id", instance);
     }
     // librdkafka's own debug contexts: `cgrp` for the group's joins,
-    // rebalances and commits. rdkafka passes the lines to the `log` crate;
-    // with no logger installed (as here) they are not printed.
+    // rebalances and commits, `topic` for the offsets each commit takes.
+    // rdkafka passes the lines to the `log` crate: printed on stderr.
     if let Ok(debug) = std::env::var("KAFKA_DEBUG") {
         config.set("debug", debug);
+        debug_lines::print();
     }
     let consumer: StreamConsumer = config
         .create()
@@ -137,6 +138,44 @@ pub(crate) async fn handle(
                 message.topic(),
                 message.partition()
             );
+        }
+    }
+}
+
+/// librdkafka's debug lines on stderr: rdkafka hands them to the `log`
+/// crate (target `librdkafka`), and a service would route them to its
+/// own logger (`tracing-log`, `env_logger`); this logger prints them and
+/// nothing else.
+mod debug_lines {
+    use std::time::SystemTime;
+
+    struct Stderr;
+
+    impl log::Log for Stderr {
+        fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+            metadata.target().starts_with("librdkafka") || metadata.target().starts_with("rdkafka")
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!(
+                    "{} {} {}",
+                    humantime::format_rfc3339_millis(SystemTime::now()),
+                    record.level(),
+                    record.args()
+                );
+            }
+        }
+
+        fn flush(&self) {}
+    }
+
+    /// Installs the logger, once; another one already installed keeps
+    /// the lines.
+    pub(crate) fn print() {
+        static LOGGER: Stderr = Stderr;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
         }
     }
 }

@@ -176,6 +176,10 @@ impl Names {
                 env.push(("KAFKA_BROKERS", kafka_bootstrap()));
                 env.push(("TOPIC", self.name.clone()));
                 env.push(("GROUP", self.name.clone()));
+                // The group's joins and commits, and the offsets each
+                // commit takes, on stderr: what a run with duplicates
+                // prints (issue 26).
+                env.push(("KAFKA_DEBUG", "cgrp,topic".to_owned()));
             }
         }
         env
