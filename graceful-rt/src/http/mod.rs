@@ -16,7 +16,9 @@
 //!    sent behind its ACK; so, for a `TcpListener` on Linux, new SYNs are
 //!    dropped first (their clients try again a second later and are
 //!    refused), and the handshakes under way complete and are served,
-//!    within 250 ms, before the listener closes. The lame duck is the cure
+//!    with every connection the kernel has queued (tokio's accept sees
+//!    one only once its reactor has), within 250 ms, before the listener
+//!    closes. The lame duck is the cure
 //!    behind a load balancer (one that has stopped routing here sends
 //!    nothing to race); for a single instance, the upgrade by hand-off
 //!    ([`Shutdown::upgrade`](crate::Shutdown::upgrade)), which never closes
