@@ -81,6 +81,18 @@ pub(crate) fn figure(service: &Path, axum: &Path, runs: usize) -> String {
                 index += 1;
                 let tally = run(setup, place, index);
                 assert_eq!(tally.exit_code, Some(0), "{}: {}", setup.label, tally.json);
+                if tally.clients_that_lost() > 0 && setup.program == service {
+                    // Ours should lose none: what the clients saw, and what
+                    // the server said.
+                    let place = match place {
+                        Place::Loopback => "loopback",
+                        Place::Path(_) => "the path",
+                    };
+                    eprintln!(
+                        "keep-alive figure: {} on {place} lost: {}\nthe server's log:\n{}",
+                        setup.label, tally.json["lost"], tally.stderr
+                    );
+                }
                 seen[s][p].push((tally.clients_that_lost(), super::ms(tally.exit)));
             }
         }
