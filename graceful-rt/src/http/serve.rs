@@ -483,9 +483,9 @@ where
                 duration::display(stop_accepting::HANDSHAKE_BOUND)
             );
         }
-        // A socket another process also holds (systemd's, under socket
-        // activation) must go on taking connections once this one is gone.
-        refusing.detach(&listener);
+        // Under socket activation, the socket systemd also holds must go
+        // on taking connections once this one is gone.
+        refusing.before_close(&listener);
     }
     drop(listener);
     // Only now do responses say `Connection: close`: a client told to
