@@ -27,9 +27,10 @@
 //! between the filter's removal and the close would be answered and then
 //! reset (5 to 7 of 16 clients under a lame duck when 50 ms were put
 //! between the two, and 1 of 16 in 1 of 3 runs of the bench with nothing
-//! between them). Under socket activation the filter is removed first,
-//! since the socket systemd also holds must take connections for the next
-//! instance. Other listeners close at once, as before. Not after an upgrade: the socket
+//! between them). Under socket activation (and in an upgrade's new
+//! process, whose sockets may be systemd's too) the filter is removed
+//! first, since the socket systemd also holds must take connections for
+//! the next instance. Other listeners close at once, as before. Not after an upgrade: the socket
 //! then lives on in the new process, whose connections a filter would
 //! stop.
 
@@ -106,8 +107,10 @@ impl Refusing {
 /// the listening sockets it passed for the next instance: `LISTEN_FDS` in
 /// the environment the process started with (`/proc/self/environ`), which
 /// still holds it after a library has taken the sockets and removed the
-/// variable. Unreadable, the answer is yes: a filter left on a socket
-/// another process holds would stop its connections.
+/// variable. An upgrade's new process counts too (`GRACEFUL_LISTEN_FDS`):
+/// its sockets may be systemd's as well. Unreadable, the answer is yes: a
+/// filter left on a socket another process holds would stop its
+/// connections.
 fn socket_activated() -> bool {
     static ACTIVATED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ACTIVATED.get_or_init(|| {
@@ -115,12 +118,20 @@ fn socket_activated() -> bool {
     })
 }
 
+/// The variables that pass listening sockets to a process: systemd's,
+/// and graceful-rt's own for an upgrade (`process::passed`).
+const PASSED_SOCKETS: [&str; 2] = ["LISTEN_FDS", "GRACEFUL_LISTEN_FDS"];
+
 /// Whether an environment block (`NAME=value`, each ended by a NUL) sets
-/// `LISTEN_FDS`.
+/// one of [`PASSED_SOCKETS`].
 fn activated_in(environ: &[u8]) -> bool {
-    environ
-        .split(|&byte| byte == 0)
-        .any(|variable| variable.starts_with(b"LISTEN_FDS="))
+    environ.split(|&byte| byte == 0).any(|variable| {
+        PASSED_SOCKETS.iter().any(|name| {
+            variable.len() > name.len()
+                && variable.starts_with(name.as_bytes())
+                && variable[name.len()] == b'='
+        })
+    })
 }
 
 /// Drops new SYNs to `listener` from now on, if it is a TCP listener on
@@ -489,7 +500,12 @@ mod tests {
         assert!(activated_in(b"LISTEN_FDS=2"));
         assert!(!activated_in(b"PATH=/bin\0LISTEN_PID=7\0"));
         assert!(!activated_in(b"MY_LISTEN_FDS=1\0"));
+        assert!(!activated_in(b"LISTEN_FDS_X=1\0"));
         assert!(!activated_in(b""));
+        // An upgrade's new process: its sockets may be systemd's too.
+        assert!(activated_in(b"GRACEFUL_LISTEN_FDS=3 4\0"));
+        #[cfg(unix)]
+        assert_eq!(PASSED_SOCKETS[1], crate::process::passed::LISTEN_FDS_VAR);
     }
 
     #[test]
