@@ -1220,7 +1220,8 @@ fn timed_cargo_with(dir: &Path, args: &[&str], target: &Path, incremental: bool)
 /// few milliseconds a build on both sides), and the linker's own, from
 /// its trace (`-C link-arg=-Wl,--time-trace=...`: rustc's default linker
 /// on x86_64 Linux, its own lld, is kept; a linker of one's own, `cc`
-/// through a wrapper, made GNU ld link instead, 5 times slower here).
+/// through a wrapper, made GNU ld link instead: `axum::serve`'s link took
+/// 0.70 s that way, and 0.15 s with lld in the next run).
 /// Whatever the build takes beyond rustc is cargo's own (its
 /// fingerprints, its locks, its processes).
 struct StepTimes;
