@@ -229,7 +229,12 @@ mod diag {
     const SYN_RECV_STATES: u32 = (1 << 3) | (1 << 12);
     /// `TCP_LISTEN`.
     const LISTEN: u8 = 10;
-    const STATES: u32 = SYN_RECV_STATES | (1 << LISTEN);
+    /// Asked in this order: the handshakes under way (a walk of the whole
+    /// TCP hash, milliseconds), then the listeners' queues. A handshake
+    /// that completes during the walk, before the walk reaches it, is then
+    /// in its listener's queue; asked the other way round, or in one
+    /// dump (which reads the listeners first), it would be in neither.
+    const ASKED: [u32; 2] = [SYN_RECV_STATES, 1 << LISTEN];
     const IPPROTO_TCP: u8 = 6;
     /// `struct nlmsghdr`.
     const HEADER: usize = 16;
@@ -246,12 +251,22 @@ mod diag {
     /// The local ports of `family`'s TCP sockets in `SYN_RECV`, and of its
     /// listeners with connections queued.
     pub(super) fn pending_ports(family: Family) -> io::Result<Vec<u16>> {
+        let mut ports = Vec::new();
+        for states in ASKED {
+            ports.extend(ports_in(family, states)?);
+        }
+        Ok(ports)
+    }
+
+    /// The local ports of `family`'s TCP sockets in `states` that are
+    /// [`pending`].
+    fn ports_in(family: Family, states: u32) -> io::Result<Vec<u16>> {
         let socket = Socket::new(
             Domain::from(libc::AF_NETLINK),
             Type::RAW.cloexec(),
             Some(Protocol::from(NETLINK_SOCK_DIAG)),
         )?;
-        socket.send(&request(family))?;
+        socket.send(&request(family, states))?;
         let mut ports = Vec::new();
         let mut buffer = vec![0u8; 32 * 1024];
         let mut reader = &socket;
@@ -303,7 +318,7 @@ mod diag {
 
     /// A dump request for `family`'s TCP sockets in `SYN_RECV` and
     /// `LISTEN`.
-    fn request(family: Family) -> Vec<u8> {
+    fn request(family: Family, states: u32) -> Vec<u8> {
         let mut message = Vec::with_capacity(HEADER + REQUEST);
         message.extend_from_slice(&((HEADER + REQUEST) as u32).to_ne_bytes());
         message.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -318,7 +333,7 @@ mod diag {
         message.push(IPPROTO_TCP);
         message.push(0); // no extensions
         message.push(0); // padding
-        message.extend_from_slice(&STATES.to_ne_bytes());
+        message.extend_from_slice(&states.to_ne_bytes());
         // The socket id (ports, addresses, interface, cookie): zero, for
         // a dump of every socket in those states.
         message.resize(HEADER + REQUEST, 0);
