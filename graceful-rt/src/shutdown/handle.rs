@@ -266,7 +266,6 @@ impl Shutdown {
                 "shutdown triggered by the application, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
-            self.log_lame_duck();
         });
         if !started {
             log::info!(
@@ -284,7 +283,6 @@ impl Shutdown {
                 "task {task} failed, shutting down (timeout {})",
                 duration::display(self.inner.timeout)
             );
-            self.log_lame_duck();
         });
     }
 
@@ -668,7 +666,9 @@ impl Shutdown {
     /// Only the first call does, and only it calls `announce`, with the
     /// timeline, before anything else learns of the shutdown: its log line
     /// is the shutdown's first, even when the rest runs to the exit before
-    /// this thread is scheduled again. Returns whether this call did it.
+    /// this thread is scheduled again. The lame duck's line comes after
+    /// [`is_requested`](Shutdown::is_requested) turns true, and before
+    /// the waiters are woken. Returns whether this call did it.
     pub(crate) fn begin(&self, cause: Cause, announce: impl FnOnce(&Timeline)) -> bool {
         let mut first = false;
         let timeline = *self.inner.begun.get_or_init(|| {
@@ -687,6 +687,9 @@ impl Shutdown {
                 process.shutdown_begun(timeline);
             }
             self.inner.requested.store(true, Ordering::Release);
+            // After the store: readiness checks fail from here, so the line
+            // that says so is true when it is read.
+            self.log_lame_duck(&timeline);
             self.inner.notify.notify_waiters();
         }
         first
@@ -727,7 +730,6 @@ impl Shutdown {
                     duration::display(self.inner.timeout)
                 );
             }
-            self.log_lame_duck();
         });
         if started {
             return;
@@ -745,11 +747,15 @@ impl Shutdown {
         }
     }
 
-    fn log_lame_duck(&self) {
-        if !self.inner.drain_delay.is_zero() {
+    /// Logs the lame duck, if this shutdown has one: not after an upgrade
+    /// (the new process serves from the same sockets), nor once `main`
+    /// has returned (nothing serves any more).
+    fn log_lame_duck(&self, timeline: &Timeline) {
+        let lame_duck = timeline.drain_start.duration_since(timeline.start);
+        if !lame_duck.is_zero() && timeline.cause != Cause::MainReturned {
             log::info!(
                 "lame duck for {}: readiness checks fail, requests are still served",
-                duration::display(self.inner.drain_delay)
+                duration::display(lame_duck)
             );
         }
     }
@@ -919,6 +925,29 @@ mod tests {
     fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         Pin::new(future).poll(&mut cx)
+    }
+
+    /// The first line comes before anything can learn of the shutdown;
+    /// the lame duck's, which says readiness checks fail, once they do (a
+    /// test that asked for readiness after reading it was once told 200).
+    #[test]
+    fn each_line_of_the_start_is_true_when_it_is_written() {
+        let shutdown = Shutdown::with_drain_delay(Duration::from_secs(5), Duration::from_secs(1));
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let (shutdown, lines) = (shutdown.clone(), Arc::clone(&lines));
+            move || {
+                lines.lock().unwrap().push(shutdown.is_requested());
+                std::io::sink()
+            }
+        };
+        let subscriber = tracing_subscriber::fmt().with_writer(writer).finish();
+        tracing::subscriber::with_default(subscriber, || shutdown.trigger());
+        assert_eq!(
+            *lines.lock().unwrap(),
+            [false, true],
+            "is_requested when each line was written: the cause's, the lame duck's"
+        );
     }
 
     #[tokio::test]
