@@ -12,7 +12,10 @@
 //! inserts the row `(message_id, consumer_run)`; then the message's offset
 //! is stored, in order within its partition: the offset stored is that of
 //! the last message done with every earlier one done too, so a commit
-//! never passes a message still in progress.
+//! never passes a message still in progress. It is computed and stored
+//! under one lock: librdkafka's store is an overwrite, and two messages
+//! finishing at once on two threads could otherwise store in the wrong
+//! order, leaving the partition's stored offset behind its work.
 //!
 //! At SIGTERM (or SIGINT) it stops reading the consumer: messages fetched
 //! but not yet handed over stay uncommitted, for the next owner of their

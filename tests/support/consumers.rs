@@ -109,13 +109,9 @@ impl fmt::Display for Consumer {
     }
 }
 
+/// `RUNS`, or 10 runs when it is not set.
 pub fn runs() -> usize {
-    runs_or(10)
-}
-
-/// `RUNS`, or `default` runs when it is not set.
-pub fn runs_or(default: usize) -> usize {
-    std::env::var("RUNS").map_or(default, |runs| {
+    std::env::var("RUNS").map_or(10, |runs| {
         runs.parse()
             .unwrap_or_else(|_| panic!("RUNS={runs:?} is not a number"))
     })
