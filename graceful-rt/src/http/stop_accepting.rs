@@ -30,9 +30,9 @@
 //! between them). Under socket activation (and in an upgrade's new
 //! process, whose sockets may be systemd's too) the filter is removed
 //! first, since the socket systemd also holds must take connections for
-//! the next instance. Other listeners close at once, as before. Not after an upgrade: the socket
-//! then lives on in the new process, whose connections a filter would
-//! stop.
+//! the next instance. Other listeners close at once, as before. Not
+//! after an upgrade: the socket then lives on in the new process, whose
+//! connections a filter would stop.
 
 use std::time::Duration;
 
@@ -251,25 +251,27 @@ mod diag {
     /// The local ports of `family`'s TCP sockets in `SYN_RECV`, and of its
     /// listeners with connections queued.
     pub(super) fn pending_ports(family: Family) -> io::Result<Vec<u16>> {
-        let mut ports = Vec::new();
-        for states in ASKED {
-            ports.extend(ports_in(family, states)?);
-        }
-        Ok(ports)
-    }
-
-    /// The local ports of `family`'s TCP sockets in `states` that are
-    /// [`pending`].
-    fn ports_in(family: Family, states: u32) -> io::Result<Vec<u16>> {
+        // One socket for both dumps: each is read to its end before the
+        // next is asked.
         let socket = Socket::new(
             Domain::from(libc::AF_NETLINK),
             Type::RAW.cloexec(),
             Some(Protocol::from(NETLINK_SOCK_DIAG)),
         )?;
+        let mut ports = Vec::new();
+        for states in ASKED {
+            ports.extend(ports_in(&socket, family, states)?);
+        }
+        Ok(ports)
+    }
+
+    /// The local ports of `family`'s TCP sockets in `states` that are
+    /// [`pending`], dumped through `socket`.
+    fn ports_in(socket: &Socket, family: Family, states: u32) -> io::Result<Vec<u16>> {
         socket.send(&request(family, states))?;
         let mut ports = Vec::new();
         let mut buffer = vec![0u8; 32 * 1024];
-        let mut reader = &socket;
+        let mut reader = socket;
         loop {
             let read = reader.read(&mut buffer)?;
             if read == 0 {
@@ -316,8 +318,8 @@ mod diag {
         (u32::from_ne_bytes(queued.try_into().unwrap()) > 0).then_some(port)
     }
 
-    /// A dump request for `family`'s TCP sockets in `SYN_RECV` and
-    /// `LISTEN`.
+    /// A dump request for `family`'s TCP sockets in `states` (a bit a
+    /// state, `1 << state`).
     fn request(family: Family, states: u32) -> Vec<u8> {
         let mut message = Vec::with_capacity(HEADER + REQUEST);
         message.extend_from_slice(&((HEADER + REQUEST) as u32).to_ne_bytes());
