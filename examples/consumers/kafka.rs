@@ -111,19 +111,21 @@ impl Offsets {
             return;
         };
         partition.in_progress.remove(&message.offset());
-        let next = partition
+        // The message before the first still in progress, or the last
+        // received when none is.
+        let last_done = partition
             .in_progress
             .first()
             .copied()
-            .unwrap_or(partition.last + 1);
-        if let Err(error) = consumer.store_offset(message.topic(), message.partition(), next - 1) {
+            .unwrap_or(partition.last + 1)
+            - 1;
+        if let Err(error) = consumer.store_offset(message.topic(), message.partition(), last_done) {
             // The partition was revoked (a rebalance): its next owner
             // redoes what this one did not commit.
             eprintln!(
-                "{}/{}: cannot store offset {}: {error}",
+                "{}/{}: cannot store offset {last_done}: {error}",
                 message.topic(),
-                message.partition(),
-                next - 1
+                message.partition()
             );
         }
     }
